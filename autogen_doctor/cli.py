@@ -1,0 +1,92 @@
+"""The `autogen-doctor` command: assembles the subcommands; each lives beside its pipeline.
+
+Errors the user can act on (`UserError`) are printed as one line with their exit code;
+anything else escaping a command is a bug in autogen-doctor and is reported as such.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from autogen_doctor import __version__
+from autogen_doctor.exit_codes import ExitCode, UserError
+
+app = typer.Typer(
+    name="autogen-doctor",
+    help="Find and prove conversation-state loss in scaled-out AutoGen chat services.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"autogen-doctor {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version_callback, is_eager=True, help="Show the version and exit."
+    ),
+) -> None:
+    """Find and prove conversation-state loss in scaled-out AutoGen chat services."""
+
+
+def _register_commands() -> None:
+    # Imported here so `--version` and `--help` stay fast and each pipeline owns its flags.
+    from autogen_doctor.scan.cli import explain_command, rules_command, scan_command
+
+    app.command("scan")(scan_command)
+    app.command("rules")(rules_command)
+    app.command("explain")(explain_command)
+
+    from autogen_doctor.probe.cli import probe_command
+
+    app.command("probe")(probe_command)
+
+    from autogen_doctor.demo import demo_command
+
+    app.command("demo")(demo_command)
+
+
+_register_commands()
+
+
+def fail(message: str, code: int = ExitCode.USAGE) -> "typer.Exit":
+    """Print a one-line error on stderr and return the Exit to raise."""
+    typer.echo(f"autogen-doctor: error: {message}", err=True)
+    return typer.Exit(int(code))
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        code = app(standalone_mode=False)
+    except UserError as error:
+        typer.echo(f"autogen-doctor: error: {error}", err=True)
+        sys.exit(int(error.exit_code))
+    except typer.Exit as done:  # click.exceptions.Exit
+        sys.exit(done.exit_code)
+    except typer.Abort:
+        typer.echo("autogen-doctor: interrupted", err=True)
+        sys.exit(130)
+    except KeyboardInterrupt:
+        typer.echo("autogen-doctor: interrupted", err=True)
+        sys.exit(130)
+    except Exception as error:  # usage errors (click-style exceptions, vendored by typer) and bugs
+        if callable(getattr(error, "show", None)) and isinstance(getattr(error, "exit_code", None), int):
+            error.show()
+            sys.exit(error.exit_code)
+        typer.echo(
+            f"autogen-doctor: internal error ({type(error).__name__}: {error}); "
+            "this is a bug, please report it",
+            err=True,
+        )
+        sys.exit(70)
+    sys.exit(code if isinstance(code, int) else 0)

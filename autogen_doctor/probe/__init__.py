@@ -1,0 +1,1 @@
+"""Live probe: plan -> send -> transcript -> analysis -> verdict -> reporters."""

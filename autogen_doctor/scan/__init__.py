@@ -1,0 +1,1 @@
+"""Static analysis: discover -> parse -> facts -> rules -> findings -> reporters."""
