@@ -1,12 +1,93 @@
-"""`probe` command. (Placeholder: being built.)"""
+"""`probe` command: flags -> ProbeOptions -> run_probe / run_serve -> report -> exit code."""
 
 from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
 
 import typer
 
 from autogen_doctor.exit_codes import UserError
+from autogen_doctor.probe.options import DEFAULT_BODY, DEFAULT_RETRIES, DEFAULT_TIMEOUT_S, ProbeOptions
 
 
-def probe_command(url: str = typer.Argument(None, help="The chat endpoint to probe")) -> None:
-    """Fire multi-turn sessions at a running service and diagnose state loss."""
-    raise UserError("probe is not built yet")
+def parse_header(text: str) -> tuple[str, str]:
+    """'Name: value' -> (name, value); a one-line UserError otherwise."""
+    name, sep, value = text.partition(":")
+    name = name.strip()
+    if not sep or not name or any(ch.isspace() for ch in name):
+        raise UserError(f"--header must look like 'Name: value', got {text!r}")
+    return name, value.strip()
+
+
+def parse_workers(text: str) -> list[int]:
+    """'1,4' -> [1, 4]."""
+    try:
+        counts = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        counts = []
+    if not counts or any(count < 1 for count in counts):
+        raise UserError(f"--workers must be a comma-separated list of worker counts such as 1,4, got {text!r}")
+    return counts
+
+
+def probe_command(
+    url: Optional[str] = typer.Argument(
+        None, help="The chat endpoint, e.g. http://127.0.0.1:8000/chat (a path such as /chat with --serve)"),
+    body: str = typer.Option(DEFAULT_BODY, "--body", help="Request body: JSON with {session}, {message}, {turn}"),
+    method: str = typer.Option("POST", "--method", help="HTTP method"),
+    header: Optional[List[str]] = typer.Option(None, "--header", "-H", help="'Name: value' (repeatable)"),
+    reply_path: Optional[str] = typer.Option(None, "--reply-path", help="Dot path to the reply text in JSON"),
+    pid_header: Optional[str] = typer.Option(None, "--pid-header", help="Response header naming the process"),
+    pod_header: Optional[str] = typer.Option(None, "--pod-header", help="Response header naming the pod"),
+    pid_path: Optional[str] = typer.Option(None, "--pid-path", help="Dot path to the process id in the JSON reply"),
+    pod_path: Optional[str] = typer.Option(None, "--pod-path", help="Dot path to the pod name in the JSON reply"),
+    sessions: int = typer.Option(8, "--sessions", help="Sessions (conversations) to run"),
+    turns: int = typer.Option(4, "--turns", help="Turns per session"),
+    concurrency: int = typer.Option(4, "--concurrency", help="Sessions in flight at once"),
+    concurrent_turns: bool = typer.Option(
+        False, "--concurrent-turns", help="Send a session's first turns at once (lost updates), then recall turns"),
+    timeout: float = typer.Option(DEFAULT_TIMEOUT_S, "--timeout", help="Seconds per request, streamed replies included"),
+    retries: int = typer.Option(DEFAULT_RETRIES, "--retries", help="Retries for 5xx, timeouts, connection errors"),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Seed for reproducible session ids and codewords"),
+    reuse_connections: bool = typer.Option(
+        False, "--reuse-connections", help="Keep connections open (default: a new connection per request)"),
+    fmt: str = typer.Option("text", "--format", help="text, json, junit, markdown or html"),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the report to FILE"),
+    record: Optional[Path] = typer.Option(None, "--record", help="Write every request and reply to FILE.jsonl"),
+    replay: Optional[Path] = typer.Option(None, "--replay", help="Analyse a recording; send nothing"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar and no notes"),
+    src: Optional[Path] = typer.Option(None, "--src", help="Also scan the service's code and link causes"),
+    serve: Optional[str] = typer.Option(None, "--serve", help="Start the service with this command and probe it"),
+    workers: str = typer.Option("1,4", "--workers", help="With --serve: worker counts to try"),
+    port: Optional[int] = typer.Option(None, "--port", help="With --serve: port to run the service on"),
+) -> None:
+    """Fire multi-turn sessions at a running service and diagnose conversation-state loss.
+
+    Exit codes: 0 pass, 1 state-loss, 3 inconclusive, 2 usage error / unreachable / every request failed.
+    """
+    options = ProbeOptions(
+        url=url, body=body, method=method.upper(), headers=[parse_header(item) for item in header or []],
+        reply_path=reply_path, pid_header=pid_header, pod_header=pod_header, pid_path=pid_path,
+        pod_path=pod_path, sessions=sessions, turns=turns, concurrency=concurrency,
+        concurrent_turns=concurrent_turns, timeout=timeout, retries=retries, seed=seed,
+        reuse_connections=reuse_connections, fmt=fmt.lower(), output=output, record=record, replay=replay,
+        quiet=quiet, src=src, serve=serve, workers=parse_workers(workers), port=port,
+    )
+    if serve is not None:
+        if replay is not None:
+            raise UserError("--serve and --replay cannot be used together")
+        from autogen_doctor.probe.serve import run_serve
+
+        if not options.url:
+            options.url = "/chat"
+        raise typer.Exit(run_serve(options))
+    if url is None and replay is None:
+        raise UserError("a URL is required (or --replay FILE.jsonl, or --serve CMD)")
+    if url is not None and replay is not None:
+        raise UserError("give either a URL or --replay FILE.jsonl, not both")
+
+    from autogen_doctor.probe.command import report, run_probe
+
+    run = run_probe(options, progress=True)
+    raise typer.Exit(report(run, options))

@@ -1,27 +1,295 @@
-"""`scan`, `rules` and `explain` commands. (Placeholder scan command: being built.)"""
+"""`scan`, `rules` and `explain` commands.
+
+`scan` is config -> options -> engine -> filtering (select/ignore, per-file ignores,
+suppressions, baseline) -> reporter -> exit code. The engine finds everything; this layer
+decides what the user sees and whether the CI step fails.
+"""
 
 from __future__ import annotations
 
+import json
+import os
+import sys
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import List, Optional
+from typing import List, Mapping, Optional
 
 import typer
 
 from autogen_doctor.exit_codes import ExitCode, UserError
+from autogen_doctor.scan.findings import Finding, ScanResult, Severity
+from autogen_doctor.scan.options import CommandLine, ScanOptions
+from autogen_doctor.scan.suppress import Suppression, find_suppression, parse_suppressions
+
+_AD_CODE_LENGTH = 5
 
 
 def scan_command(
     paths: Optional[List[Path]] = typer.Argument(None, help="Files or folders to scan (default: .)"),
+    output_format: Optional[str] = typer.Option(
+        None, "--format", help="Output format: text, json, sarif or github. (default: text)"),
+    output: Optional[Path] = typer.Option(
+        None, "--output", "-o", help="Write the report to FILE instead of stdout."),
+    fail_on: Optional[str] = typer.Option(
+        None, "--fail-on", help="Exit 1 when a finding is at or above: info, warning or error. (default: warning)"),
+    select: Optional[List[str]] = typer.Option(
+        None, "--select", help="Only these codes or prefixes (comma-separated, repeatable), e.g. AD1,AD401."),
+    ignore: Optional[List[str]] = typer.Option(
+        None, "--ignore", help="Skip these codes or prefixes (comma-separated, repeatable)."),
+    exclude: Optional[List[str]] = typer.Option(
+        None, "--exclude", help="Skip files matching this gitignore-style GLOB (repeatable)."),
+    per_file_ignores: Optional[List[str]] = typer.Option(
+        None, "--per-file-ignores", help="PATTERN:CODES, e.g. 'tests/**:AD101,AD2' (repeatable)."),
+    baseline: Optional[Path] = typer.Option(
+        None, "--baseline", help="Report only findings that are not in this baseline FILE."),
+    write_baseline: Optional[Path] = typer.Option(
+        None, "--write-baseline", help="Record today's findings in FILE and exit 0."),
+    jobs: Optional[int] = typer.Option(
+        None, "--jobs", "-j", help="Parallel workers. (default: all cores)"),
+    cache: Optional[bool] = typer.Option(
+        None, "--cache/--no-cache", help="Reuse results for unchanged files. (default: cache)"),
+    cache_dir: Optional[Path] = typer.Option(
+        None, "--cache-dir", help="Where the cache lives. (default: the user's cache directory)"),
+    report_unused_suppressions: Optional[bool] = typer.Option(
+        None, "--report-unused-suppressions/--no-report-unused-suppressions",
+        help="Report suppression comments that hide nothing (they count as warnings)."),
+    quiet: bool = typer.Option(
+        False, "--quiet", "-q", help="Print findings only: no summary line."),
+    config: Optional[Path] = typer.Option(
+        None, "--config", help="Read settings from this TOML file instead of the nearest pyproject.toml."),
+    no_config: bool = typer.Option(
+        False, "--no-config", help="Ignore pyproject.toml settings."),
 ) -> None:
-    """Find shared-state loss in code and deployment files (never imports or runs them)."""
-    raise UserError("scan is not built yet")
+    """Find shared-state loss in code and deployment files (never imports or runs them).
+
+    Exit 0: nothing at or above --fail-on; 1: findings at or above it; 2: usage error or
+    nothing could be scanned.
+    """
+    from autogen_doctor.scan.config import discover_config
+    from autogen_doctor.scan.options import build_options
+    from autogen_doctor.scan.registry import load_rules
+
+    if config is not None and no_config:
+        raise UserError("--config and --no-config cannot be used together")
+    cwd = Path.cwd()
+    rules = load_rules()
+    settings = discover_config(cwd, explicit=config, enabled=not no_config)
+    command_line = CommandLine(
+        paths=list(paths or []), format=output_format, output=output, fail_on=fail_on,
+        select=list(select or []), ignore=list(ignore or []), exclude=list(exclude or []),
+        per_file_ignores=list(per_file_ignores or []), baseline=baseline, write_baseline=write_baseline,
+        jobs=jobs, cache=cache, cache_dir=cache_dir, report_unused_suppressions=report_unused_suppressions,
+        quiet=quiet,
+    )
+    options = build_options(command_line, settings, rules.keys(), cwd)
+    raise typer.Exit(run_scan(options, rules))
 
 
-def rules_command() -> None:
+@dataclass
+class Filtered:
+    """Findings left to report, and what was taken away on the way."""
+
+    findings: list[Finding]
+    deselected: int = 0
+    suppressed: int = 0
+    baselined: int = 0
+    # Per display path: suppression -> codes it actually hid.
+    used: dict[str, dict[Suppression, set[str]]] = field(default_factory=dict)
+
+
+def _suppressions_for(result: ScanResult, paths: set[str], cwd: Path) -> dict[str, list[Suppression]]:
+    """Suppressions by display path: from the engine when it collected them, else read here."""
+    collected = getattr(result, "suppressions", None)
+    if isinstance(collected, Mapping):
+        return {path: list(items) for path, items in collected.items()}
+    found: dict[str, list[Suppression]] = {}
+    for path in paths:
+        try:
+            found[path] = parse_suppressions((cwd / path).read_text(encoding="utf-8", errors="replace"))
+        except OSError:
+            found[path] = []
+    return found
+
+
+def filter_findings(result: ScanResult, options: ScanOptions,
+                    suppressions: Mapping[str, list[Suppression]]) -> Filtered:
+    """Apply select/ignore, per-file ignores and suppression comments (not the baseline)."""
+    kept: list[Finding] = []
+    filtered = Filtered(findings=kept)
+    for finding in sorted(result.findings, key=Finding.sort_key):
+        if not options.selection.enabled(finding.code):
+            filtered.deselected += 1
+            continue
+        if options.per_file_ignores:
+            absolute = (options.cwd / finding.path).resolve()
+            if any(rule.ignores(absolute, finding.code) for rule in options.per_file_ignores):
+                filtered.deselected += 1
+                continue
+        hit = find_suppression(list(suppressions.get(finding.path, ())), finding.code, finding.line)
+        if hit is not None:
+            filtered.suppressed += 1
+            filtered.used.setdefault(finding.path, {}).setdefault(hit, set()).add(finding.code)
+            continue
+        kept.append(finding)
+    return filtered
+
+
+def unused_suppressions(suppressions: Mapping[str, list[Suppression]], filtered: Filtered,
+                        options: ScanOptions) -> list:
+    """Suppression comments that hid nothing, like ruff's unused-noqa (RUF100).
+
+    A bare `# noqa` and `# noqa` codes of other tools (E501...) are left alone: they may be
+    meant for another linter. Codes of rules switched off by --select/--ignore are not
+    reported either, so a narrowed run does not ask to delete comments a full run needs.
+    """
+    from autogen_doctor.scan.reporters import UnusedSuppression
+
+    unused = []
+    for path in sorted(suppressions):
+        used_here = filtered.used.get(path, {})
+        for suppression in suppressions[path]:
+            hid = used_here.get(suppression, set())
+            if suppression.names_all:
+                if suppression.kind == "noqa" or hid:
+                    continue
+                unused.append(UnusedSuppression(path, suppression.line, suppression.column, suppression.text()))
+                continue
+            ours = [code for code in sorted(suppression.codes)
+                    if code.startswith("AD") and len(code) == _AD_CODE_LENGTH]
+            idle = tuple(code for code in ours if code not in hid and options.selection.enabled(code))
+            if idle:
+                unused.append(UnusedSuppression(path, suppression.line, suppression.column,
+                                                suppression.text(), idle))
+    return unused
+
+
+def scannable_paths(paths: tuple[Path, ...], cwd: Path) -> list[Path]:
+    """`paths` without explicitly named files that scan does not read (a workflow YAML, a README).
+
+    pre-commit and editors pass single files; a file with a `.py` suffix, no suffix (a
+    script) or one recognised as a deployment file is kept, folders always are.
+    """
+    try:
+        from autogen_doctor.scan.discover import classify
+    except ImportError:  # discovery not built yet: keep everything
+        return list(paths)
+    kept = []
+    for path in paths:
+        full = cwd / path
+        if full.is_dir() or full.suffix in ("", ".py") or classify(full) is not None:
+            kept.append(path)
+    return kept
+
+
+def _use_color(stream) -> bool:
+    if os.environ.get("NO_COLOR"):
+        return False
+    return bool(getattr(stream, "isatty", lambda: False)())
+
+
+def _nothing_scanned(result: ScanResult) -> str | None:
+    """Why the scan is a usage failure (exit 2), or None when something was scanned."""
+    if result.files_scanned == 0 and not result.errors:
+        return "no Python or deployment files to scan"
+    failed = {error.path for error in result.errors}
+    if result.files_scanned == 0 or (failed and len(failed) >= result.files_scanned):
+        return "no file could be scanned"
+    return None
+
+
+def run_scan(options: ScanOptions, rules: Mapping) -> int:
+    """Scan, filter, report; return the exit code."""
+    from autogen_doctor import __version__
+    from autogen_doctor.scan.baseline import read_baseline, write_baseline
+    from autogen_doctor.scan.engine import scan_paths
+    from autogen_doctor.scan.reporters import Report, render
+    from autogen_doctor.scan.reporters.text import summary_line
+
+    baseline = read_baseline(options.baseline) if options.baseline is not None else None
+    paths = scannable_paths(options.paths, options.cwd)
+    if not paths:
+        # Only named files, none of them code or deployment files: nothing to check, not a
+        # misconfiguration (pre-commit runs the hook on whatever changed).
+        if not options.quiet:
+            typer.echo("Nothing to scan: none of the given files is Python or a deployment file.", err=True)
+        return int(ExitCode.OK)
+    result = scan_paths(paths, exclude=list(options.exclude), jobs=options.jobs,
+                        use_cache=options.use_cache, cache_dir=options.cache_dir)
+    nothing = _nothing_scanned(result)
+    if nothing is not None and not result.errors:
+        raise UserError(f"{nothing} under {', '.join(str(path) for path in options.paths)}")
+
+    suppressions = _suppressions_for(result, {finding.path for finding in result.findings}, options.cwd)
+    filtered = filter_findings(result, options, suppressions)
+
+    if options.write_baseline is not None:
+        written = write_baseline(options.write_baseline, filtered.findings, options.cwd)
+        if not options.quiet:
+            total = sum(entry.count for entry in written.entries)
+            where = os.path.relpath(options.write_baseline, options.cwd)
+            where = where if not where.startswith("..") else str(options.write_baseline)
+            typer.echo(f"Wrote {total} finding{'s' if total != 1 else ''} to baseline {where}", err=True)
+        return int(ExitCode.OK)
+
+    findings = filtered.findings
+    if baseline is not None:
+        findings, known = baseline.split(findings, options.cwd)
+        filtered.baselined = len(known)
+    unused = unused_suppressions(suppressions, filtered, options) if options.report_unused_suppressions else []
+
+    failing = sum(1 for finding in findings if finding.severity.rank >= options.fail_on.rank)
+    if options.fail_on.rank <= Severity.WARNING.rank:
+        failing += len(unused)  # an unused suppression is a warning, like ruff's RUF100
+    if nothing is not None:
+        exit_code = ExitCode.USAGE
+    else:
+        exit_code = ExitCode.FINDINGS if failing else ExitCode.OK
+
+    report = Report(
+        version=__version__, findings=findings, errors=sorted(result.errors, key=lambda e: e.path),
+        files_scanned=result.files_scanned, rules=rules, fail_on=options.fail_on,
+        suppressed=filtered.suppressed, baselined=filtered.baselined, deselected=filtered.deselected,
+        unused_suppressions=unused, cwd=options.cwd, failing=failing, exit_code=int(exit_code),
+    )
+
+    if options.output is not None:
+        text = render(report, options.format, color=False)
+        try:
+            options.output.parent.mkdir(parents=True, exist_ok=True)
+            options.output.write_text(text, encoding="utf-8")
+        except OSError as error:
+            raise UserError(f"cannot write {options.output}: {error.strerror or error}") from None
+        if not options.quiet:
+            typer.echo(summary_line(report), err=True)
+    elif options.format == "text":
+        from autogen_doctor.scan.reporters.text import render_text
+
+        sys.stdout.write(render_text(report, color=_use_color(sys.stdout), with_summary=not options.quiet))
+    else:
+        sys.stdout.write(render(report, options.format))
+    sys.stdout.flush()
+
+    if nothing is not None:
+        raise UserError(nothing)
+    return int(exit_code)
+
+
+def rules_command(
+    output_format: str = typer.Option("text", "--format", help="text or json"),
+) -> None:
     """List every rule: code, default severity, name and summary."""
     from autogen_doctor.scan.registry import load_rules
 
-    for code, rule in load_rules().items():
+    rules = load_rules()
+    if output_format == "json":
+        listing = [{"code": rule.code, "name": rule.name, "family": rule.family,
+                    "family_name": rule.family_name, "severity": rule.severity.value,
+                    "summary": rule.summary} for rule in rules.values()]
+        typer.echo(json.dumps(listing, indent=2))
+        return
+    if output_format != "text":
+        raise UserError(f"--format must be text or json, got {output_format!r}")
+    for code, rule in rules.items():
         typer.echo(f"{code}  {rule.severity.value:<7}  {rule.name:<40}  {rule.summary}")
 
 

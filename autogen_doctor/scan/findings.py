@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, replace
 from enum import Enum
 
+from autogen_doctor.scan.suppress import Suppression
+
 
 class Severity(str, Enum):
     INFO = "info"
@@ -85,3 +87,5 @@ class ScanResult:
     # Filled by the CLI layer: findings hidden by suppressions/baseline, unused suppressions.
     suppressed: int = 0
     baselined: int = 0
+    # Suppression comments of every scanned file, keyed by display path (filled by the engine).
+    suppressions: dict[str, list[Suppression]] = field(default_factory=dict)

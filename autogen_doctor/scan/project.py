@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from autogen_doctor.scan.deploy.facts import DeployFile
@@ -19,3 +19,6 @@ class Project:
     modules: dict[str, "ModuleFacts"] = field(default_factory=dict)
     # Dockerfiles, Kubernetes manifests, compose files, Procfiles, gunicorn/supervisor configs.
     deploy_files: list["DeployFile"] = field(default_factory=list)
+    # Cross-module resolution and entry points, built once on first use by the Python rules
+    # (autogen_doctor.scan.rules._support.analysis).
+    analysis: Any = field(default=None, repr=False, compare=False)

@@ -23,10 +23,28 @@ _CODE = re.compile(r"[A-Za-z]+[0-9]+")
 
 @dataclass(frozen=True, slots=True)
 class Suppression:
-    """One suppression comment: the line it is on and the codes it names (ALL_CODES for all)."""
+    """One suppression comment: the line it is on and the codes it names (ALL_CODES for all).
+
+    `kind` is "autogen-doctor" for our own directive and "noqa" for `# noqa`; `column` is the
+    1-based column of the comment (used when reporting unused suppressions).
+    """
 
     line: int
     codes: frozenset[str]
+    kind: str = "autogen-doctor"
+    column: int = 1
+
+    @property
+    def names_all(self) -> bool:
+        return self.codes is ALL_CODES or "*" in self.codes
+
+    def text(self) -> str:
+        """The directive as a user would write it, for messages."""
+        if self.kind == "noqa":
+            return "# noqa" if self.names_all else "# noqa: " + ", ".join(sorted(self.codes))
+        if self.names_all:
+            return "# autogen-doctor: ignore"
+        return "# autogen-doctor: ignore[" + ", ".join(sorted(self.codes)) + "]"
 
     def covers(self, code: str) -> bool:
         return self.codes is ALL_CODES or "*" in self.codes or code in self.codes
@@ -46,7 +64,9 @@ def parse_suppressions(text: str) -> list[Suppression]:
                 codes = ALL_CODES
             else:
                 codes = frozenset(code.upper() for code in _CODE.findall(raw)) or ALL_CODES
-            found.append(Suppression(line=number, codes=codes))
+            directive = match.group(0).lstrip("#").strip().lower()
+            kind = "noqa" if directive.startswith("noqa") else "autogen-doctor"
+            found.append(Suppression(line=number, codes=codes, kind=kind, column=match.start() + 1))
     return found
 
 

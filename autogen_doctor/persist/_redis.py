@@ -1,0 +1,31 @@
+"""Import redis only when a store is built, so `autogen_doctor` itself never needs it."""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+
+def require_redis() -> ModuleType:
+    """The `redis` module, or a clear ImportError naming the extra to install."""
+    try:
+        import redis
+    except ImportError as error:  # pragma: no cover - exercised only without the extra
+        raise ImportError(
+            "autogen_doctor.persist needs the redis client: pip install 'autogen-doctor[redis]'"
+        ) from error
+    return redis
+
+
+def require_redis_asyncio() -> ModuleType:
+    """The `redis.asyncio` module (redis-py >= 4.2), or a clear ImportError."""
+    require_redis()
+    import redis.asyncio
+
+    return redis.asyncio
+
+
+def as_text(value: bytes | str | None) -> str | None:
+    """Redis replies are bytes or str depending on the client's decode_responses."""
+    if value is None or isinstance(value, str):
+        return value
+    return value.decode("utf-8")

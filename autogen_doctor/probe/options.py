@@ -1,0 +1,47 @@
+"""Everything one probe run was asked to do, as plain data shared by the CLI, send and serve."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_BODY = '{"session_id": "{session}", "message": "{message}"}'
+DEFAULT_TIMEOUT_S = 10.0
+DEFAULT_RETRIES = 2
+FORMATS = ("text", "json", "junit", "markdown", "html")
+
+
+@dataclass
+class ProbeOptions:
+    """Options of `autogen-doctor probe` (see the probe section of the contract).
+
+    `headers` are (name, value) pairs in the order given; `workers` is the list of worker
+    counts `--serve` tries (engineer F's serve mode).
+    """
+
+    url: str | None = None
+    body: str = DEFAULT_BODY
+    method: str = "POST"
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    reply_path: str | None = None
+    pid_header: str | None = None
+    pod_header: str | None = None
+    pid_path: str | None = None
+    pod_path: str | None = None
+    sessions: int = 8
+    turns: int = 4
+    concurrency: int = 4
+    concurrent_turns: bool = False
+    timeout: float = DEFAULT_TIMEOUT_S
+    retries: int = DEFAULT_RETRIES
+    seed: int | None = None
+    reuse_connections: bool = False
+    fmt: str = "text"
+    output: Path | None = None
+    record: Path | None = None
+    replay: Path | None = None
+    quiet: bool = False
+    src: Path | None = None
+    serve: str | None = None
+    workers: list[int] = field(default_factory=lambda: [1, 4])
+    port: int | None = None

@@ -1,0 +1,310 @@
+"""Send the plan with httpx: sessions in parallel, turns in order (or a burst), one record per turn.
+
+Connection policy: unless --reuse-connections, the client keeps no idle connection, so every
+request opens a new one and a balancer (or the kernel, for `uvicorn --workers`) routes each turn
+on its own, the way separate clients are spread. Cookies are kept per session, never shared.
+Redirects are never followed: the probe sends only to the URL it was given.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import http.cookiejar
+import random
+import socket
+import ssl
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import httpx
+
+from autogen_doctor.probe.extract import ExtractError, extract_reply
+from autogen_doctor.probe.identity import identify
+from autogen_doctor.probe.options import ProbeOptions
+from autogen_doctor.probe.plan import CODEWORD_PATTERN, Plan, SessionPlan, TurnPlan, render_body
+from autogen_doctor.probe.redact import redact_body, redact_headers, redact_url
+from autogen_doctor.probe.transcript import Backend, TurnRecord
+
+MAX_REPLY_BYTES = 2 * 1024 * 1024
+REPLY_TEXT_LIMIT = 4000  # characters of reply text kept in a record
+USER_AGENT = "autogen-doctor-probe"
+
+
+class _RejectAllCookies(http.cookiejar.DefaultCookiePolicy):
+    """The shared client stores no cookie: each session keeps its own jar."""
+
+    def set_ok(self, cookie, request):  # noqa: D102 - stdlib hook
+        return False
+
+
+@dataclass
+class Outcome:
+    """One attempt's result before it becomes a record."""
+
+    status: int | None = None
+    headers: httpx.Headers = field(default_factory=httpx.Headers)
+    body: bytes = b""
+    error: str | None = None
+    retryable: bool = False
+    # Connection-level failure (refused, DNS, TLS, timeout): the target may be unreachable.
+    unreachable: bool = False
+
+
+@dataclass
+class SendResult:
+    records: list[TurnRecord]
+    identity_source: str | None
+    duration_s: float
+
+
+ProgressHook = Callable[[str, TurnRecord | None], None]  # ("turn", record) / ("session", None)
+
+
+def _causes(error: BaseException) -> list[BaseException]:
+    chain, current = [], error
+    while current is not None and len(chain) < 8:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain
+
+
+def _connect_reason(error: Exception) -> tuple[str, bool]:
+    """A short reason and whether retrying can help (DNS and TLS failures will not heal)."""
+    text = str(error) or type(error).__name__
+    chain = _causes(error)
+    lowered = " ".join(str(item).lower() for item in chain)
+    if any(isinstance(item, ssl.SSLError) for item in chain) or "ssl" in lowered or "certificate" in lowered:
+        return f"TLS error: {text}", False
+    if any(isinstance(item, socket.gaierror) for item in chain) or "name or service not known" in lowered:
+        return f"DNS lookup failed: {text}", False
+    if any(isinstance(item, ConnectionRefusedError) for item in chain) or "refused" in lowered:
+        return "connection refused", True
+    return f"cannot connect: {text}", True
+
+
+class Sender:
+    """Sends one plan's turns; holds the client and the run's shared settings."""
+
+    def __init__(self, options: ProbeOptions, plan: Plan, url: str, progress: ProgressHook | None = None):
+        self.options = options
+        self.plan = plan
+        self.url = url
+        self.progress = progress
+        self.started = 0.0
+        self.identity_sources: list[str] = []
+        self.all_codewords = {
+            word.lower(): session for session, words in plan.codewords_by_session.items() for word in words
+        }
+        self.base_headers = [("User-Agent", USER_AGENT), ("Content-Type", "application/json"),
+                             ("Accept", "application/json, text/event-stream, text/plain, */*")]
+        given = {name.lower() for name, _ in options.headers}
+        self.base_headers = [(n, v) for n, v in self.base_headers if n.lower() not in given] + list(options.headers)
+
+    def _client(self) -> httpx.AsyncClient:
+        keepalive = self.options.concurrency * 2 if self.options.reuse_connections else 0
+        limits = httpx.Limits(max_connections=None, max_keepalive_connections=keepalive)
+        jar = http.cookiejar.CookieJar(policy=_RejectAllCookies())
+        return httpx.AsyncClient(limits=limits, timeout=httpx.Timeout(self.options.timeout),
+                                 follow_redirects=False, cookies=jar)
+
+    async def _exchange(self, client: httpx.AsyncClient, request: httpx.Request) -> Outcome:
+        response = await client.send(request, stream=True)
+        try:
+            chunks, size = [], 0
+            async for chunk in response.aiter_raw():
+                chunks.append(chunk)
+                size += len(chunk)
+                if size > MAX_REPLY_BYTES:
+                    return Outcome(status=response.status_code, headers=response.headers,
+                                   error=f"reply larger than {MAX_REPLY_BYTES // (1024 * 1024)} MiB")
+            body = b"".join(chunks)
+            # Decode gzip/deflate the way httpx would (we read raw bytes to cap the size).
+            decoder = response._get_content_decoder()  # noqa: SLF001 - public API has no capped read
+            body = decoder.decode(body) + decoder.flush()
+            return Outcome(status=response.status_code, headers=response.headers, body=body)
+        finally:
+            await response.aclose()
+
+    async def _attempt(self, client: httpx.AsyncClient, request: httpx.Request) -> Outcome:
+        timeout = self.options.timeout
+        try:
+            # wait_for bounds the whole exchange, so a reply that streams forever still ends.
+            outcome = await asyncio.wait_for(self._exchange(client, request), timeout)
+        except (asyncio.TimeoutError, httpx.TimeoutException):
+            return Outcome(error=f"no complete reply within {timeout:g}s (timed out)", retryable=True,
+                           unreachable=True)
+        except httpx.ConnectError as error:
+            reason, retryable = _connect_reason(error)
+            return Outcome(error=reason, retryable=retryable, unreachable=True)
+        except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError, httpx.NetworkError) as error:
+            return Outcome(error=f"connection dropped: {error or type(error).__name__}", retryable=True,
+                           unreachable=True)
+        except httpx.HTTPError as error:
+            return Outcome(error=f"{type(error).__name__}: {error}")
+        except (ssl.SSLError, OSError) as error:
+            return Outcome(error=f"cannot connect: {error}", unreachable=True)
+        if outcome.error is None and outcome.status is not None:
+            if outcome.status >= 500:
+                outcome.error, outcome.retryable = f"HTTP {outcome.status}", True
+            elif 300 <= outcome.status < 400:
+                location = outcome.headers.get("location", "?")
+                outcome.error = (f"HTTP {outcome.status} redirect to {redact_url(location)} not followed "
+                                 "(the probe sends only to the URL it was given)")
+            elif outcome.status >= 400:
+                outcome.error = f"HTTP {outcome.status}"
+        return outcome
+
+    async def send_turn(self, client: httpx.AsyncClient, session: SessionPlan, turn: TurnPlan,
+                        cookies: httpx.Cookies) -> tuple[TurnRecord, str | None, bool]:
+        """Send one turn with its retries.
+
+        Returns the record (without `expected`/`recalled`, which depend on earlier turns), the
+        full reply text in lower case (None without a usable reply) and whether the last failure
+        was connection-level.
+        """
+        options = self.options
+        body = render_body(options.body, session=session.session, message=turn.message, turn=turn.turn)
+        sent_at = time.perf_counter() - self.started
+        attempts = 0
+        while True:
+            attempts += 1
+            request = client.build_request(options.method, self.url, content=body.encode("utf-8"),
+                                           headers=self.base_headers)
+            cookies.set_cookie_header(request)
+            began = time.perf_counter()
+            outcome = await self._attempt(client, request)
+            latency = time.perf_counter() - began
+            if outcome.status is not None:
+                cookies.extract_cookies(httpx.Response(outcome.status, headers=outcome.headers, request=request))
+            if not outcome.retryable or attempts > options.retries:
+                break
+            # Exponential backoff with jitter: a struggling service gets room to recover.
+            await asyncio.sleep(min(0.1 * 2 ** (attempts - 1), 2.0) * (0.5 + random.random()))
+        record = TurnRecord(
+            session=session.session, turn=turn.turn, planted=turn.codeword, status=outcome.status,
+            error=outcome.error, attempts=attempts, sent_at=round(sent_at, 6), latency_s=round(latency, 6),
+            burst=turn.burst,
+            request={"method": options.method, "url": redact_url(self.url),
+                     "headers": redact_headers(request.headers.multi_items()), "body": redact_body(body)},
+            response_headers=redact_headers(outcome.headers.multi_items()),
+        )
+        text = self._read_reply(record, outcome) if outcome.status is not None else None
+        return record, text, outcome.unreachable
+
+    def _read_reply(self, record: TurnRecord, outcome: Outcome) -> str | None:
+        options = self.options
+        documents: list = []
+        text = None
+        if record.error is None:
+            try:
+                reply = extract_reply(outcome.body, outcome.headers.get("content-type", ""), options.reply_path)
+            except ExtractError as error:
+                record.error = str(error)
+            else:
+                record.reply_text = reply.text[:REPLY_TEXT_LIMIT]
+                documents = reply.documents
+                text = reply.text.lower()
+                # Scan the reply for codeword-shaped tokens, then look them up: linear in the
+                # reply, whatever the number of sessions.
+                record.foreign = sorted({word for word in CODEWORD_PATTERN.findall(text)
+                                         if self.all_codewords.get(word, record.session) != record.session})
+        else:
+            record.reply_text = outcome.body[:REPLY_TEXT_LIMIT].decode("utf-8", errors="replace")
+        backend, source = identify(outcome.headers, documents, pid_header=options.pid_header,
+                                   pod_header=options.pod_header, pid_path=options.pid_path,
+                                   pod_path=options.pod_path)
+        record.backend = backend
+        if source and source not in self.identity_sources:
+            self.identity_sources.append(source)
+        return text
+
+    async def run_session(self, client: httpx.AsyncClient, session: SessionPlan,
+                          after_first_step: Callable[[list[TurnRecord], list[bool]], None] | None = None,
+                          ) -> list[TurnRecord]:
+        """All turns of one session: a burst at once (if planned), then the rest in order.
+
+        `expected` of a turn is every codeword planted by an earlier turn whose reply was OK;
+        burst turns expect nothing (they were sent together, none is earlier than another).
+        `after_first_step` sees the first step's records (the first turn, or the burst) and
+        whether each failed at connection level; it may raise to stop the run.
+        """
+        cookies = httpx.Cookies()
+        records: list[TurnRecord] = []
+        planted_ok: list[str] = []
+        burst = session.burst
+        if burst:
+            sent = await asyncio.gather(*(self.send_turn(client, session, turn, cookies) for turn in burst))
+            for record, text, _ in sent:
+                self._judge(record, text, [])
+            if after_first_step:
+                after_first_step([record for record, _, _ in sent], [flag for _, _, flag in sent])
+            for record, _, _ in sent:
+                records.append(record)
+                self._tick(record)
+            planted_ok = [record.planted for record in records if record.ok]
+        for index, turn in enumerate(session.after_burst):
+            record, text, unreachable = await self.send_turn(client, session, turn, cookies)
+            self._judge(record, text, list(planted_ok))
+            if after_first_step and not burst and index == 0:
+                after_first_step([record], [unreachable])
+            if record.ok:
+                planted_ok.append(record.planted)
+            records.append(record)
+            self._tick(record)
+        if self.progress:
+            self.progress("session", None)
+        return records
+
+    @staticmethod
+    def _judge(record: TurnRecord, text: str | None, expected: list[str]) -> None:
+        record.expected = expected
+        record.recalled = [word for word in expected if text is not None and word.lower() in text]
+
+    def _tick(self, record: TurnRecord) -> None:
+        if self.progress:
+            self.progress("turn", record)
+
+    async def run(self) -> tuple[list[TurnRecord], str | None]:
+        """Send every session; raises Unreachable when the run's first step cannot connect.
+
+        The first session's first step (its first turn, or its burst) goes out alone: if the
+        target cannot be reached at all the run stops there, within one request's timeout and
+        retries, instead of failing every turn.
+        """
+        self.started = time.perf_counter()
+        sessions = self.plan.sessions
+        gate = asyncio.Event()
+        failure: list[str] = []
+
+        def check_reach(records: list[TurnRecord], unreachable: list[bool]) -> None:
+            if all(unreachable) and not any(record.ok for record in records):
+                failure.append(records[0].error or "no reply")
+            gate.set()
+            if failure:
+                raise Unreachable(failure[0])
+
+        async with self._client() as client:
+            limit = asyncio.Semaphore(max(1, self.options.concurrency))
+
+            async def lead() -> list[TurnRecord]:
+                try:
+                    async with limit:
+                        return await self.run_session(client, sessions[0], check_reach)
+                finally:
+                    gate.set()
+
+            async def follow(session: SessionPlan) -> list[TurnRecord]:
+                await gate.wait()
+                if failure:
+                    return []
+                async with limit:
+                    return await self.run_session(client, session)
+
+            groups = await asyncio.gather(lead(), *(follow(session) for session in sessions[1:]))
+        records = [record for group in groups for record in group]
+        return records, (", ".join(self.identity_sources) or None)
+
+
+class Unreachable(Exception):
+    """The first request could not reach the target (refused, DNS, TLS, timed out)."""

@@ -1,0 +1,127 @@
+"""What the deployment-file rules need to know, as plain picklable data.
+
+A parser turns one file into a `DeployFile`: the places where the file makes the service run as
+several processes or replicas (`ScalingFact`) and the places where it gives the service storage
+that vanishes on restart (`EphemeralMount`). Every fact carries the 1-based line and column of the
+token a finding should point at, and that line's text.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from dataclasses import dataclass, field
+
+# Kinds of deployment file.
+DOCKERFILE = "dockerfile"
+KUBERNETES = "kubernetes"
+COMPOSE = "compose"
+PROCFILE = "procfile"
+GUNICORN = "gunicorn"
+SUPERVISOR = "supervisor"
+OTHER = "other"
+
+# Scaling concepts, one rule each (see docs/scan-deploy.md).
+SERVER_WORKERS = "server-workers"  # AD401: uvicorn/gunicorn/hypercorn/... worker processes
+KUBERNETES_REPLICAS = "kubernetes-replicas"  # AD402
+KUBERNETES_AUTOSCALER = "kubernetes-autoscaler"  # AD403: HorizontalPodAutoscaler, KEDA ScaledObject
+COMPOSE_REPLICAS = "compose-replicas"  # AD404: deploy.replicas, scale
+CELERY_PREFORK = "celery-prefork"  # AD405: celery worker with several pool processes
+SUPERVISOR_NUMPROCS = "supervisor-numprocs"  # AD406
+
+# Ephemeral storage concepts.
+KUBERNETES_EMPTYDIR = "kubernetes-emptydir"  # AD350
+COMPOSE_TMPFS = "compose-tmpfs"  # AD351
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessCount:
+    """How many processes or replicas: `value` is exact, or None when it is several but depends
+    on the machine (CPU count) or on load (an autoscaler's ceiling is in `value` then)."""
+
+    value: int | None
+    label: str  # as a person would say it: "4", "one per CPU", "4 (default of $WORKERS)"
+
+    @property
+    def several(self) -> bool:
+        return self.value is None or self.value > 1
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """Where a finding points: 1-based line and column, and that line's text (stripped)."""
+
+    line: int
+    column: int
+    context: str
+
+
+@dataclass(frozen=True, slots=True)
+class ScalingFact:
+    """One place where the file runs the service as several processes or replicas."""
+
+    concept: str  # SERVER_WORKERS, KUBERNETES_REPLICAS, ...
+    count: ProcessCount
+    evidence: str  # short, as written: "uvicorn --workers 4", "replicas: 3"
+    owner: str  # what runs it: "Dockerfile CMD", "Deployment chat", "compose service web"
+    symbol: str | None  # the named thing: Deployment / service / program / server name
+    position: Position
+    server: str | None = None  # uvicorn, gunicorn, hypercorn, celery, ... when a command says so
+
+
+@dataclass(frozen=True, slots=True)
+class EphemeralMount:
+    """One writable mount whose files vanish when the container or pod goes away."""
+
+    concept: str  # KUBERNETES_EMPTYDIR or COMPOSE_TMPFS
+    volume: str  # volume name (Kubernetes) or the mount target (compose tmpfs)
+    mount_path: str
+    container: str  # container or compose service that writes to it
+    owner: str  # "Deployment chat", "compose service web"
+    symbol: str | None
+    position: Position
+    medium: str = ""  # "Memory" for emptyDir.medium: Memory
+
+
+@dataclass(slots=True)
+class DeployFile:
+    """One parsed deployment file. Picklable: the engine caches it by content."""
+
+    kind: str
+    display_path: str
+    scaling: list[ScalingFact] = field(default_factory=list)
+    ephemeral: list[EphemeralMount] = field(default_factory=list)
+    # Why a YAML file was set aside without facts ("helm template", "not Kubernetes or compose").
+    note: str = ""
+
+
+class DeployParseError(Exception):
+    """A deployment file that cannot be parsed; str(error) is one line and names the line."""
+
+
+class LineIndex:
+    """Turns character offsets into 1-based (line, column) and gives a line's text."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.starts = [0]
+        newline = text.find("\n")
+        while newline >= 0:
+            self.starts.append(newline + 1)
+            newline = text.find("\n", newline + 1)
+
+    def line_of(self, offset: int) -> int:
+        return bisect_right(self.starts, max(0, offset))
+
+    def position(self, offset: int) -> Position:
+        line = self.line_of(offset)
+        start = self.starts[line - 1]
+        return Position(line=line, column=offset - start + 1, context=self.line_text(line))
+
+    def line_text(self, line: int) -> str:
+        if line < 1 or line > len(self.starts):
+            return ""
+        start = self.starts[line - 1]
+        end = self.text.find("\n", start)
+        text = self.text[start:] if end < 0 else self.text[start:end]
+        text = text.strip()
+        return text if len(text) <= 200 else text[:197] + "..."

@@ -1,0 +1,264 @@
+"""The scan pipeline: discover -> parse + facts (in parallel, cached) -> resolve -> rules.
+
+`scan_paths` is the one entry point the CLI and the probe use. Workers parse files and send
+back facts only (never ASTs); resolution and rules run once, in the parent, over all facts.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+from autogen_doctor.scan.cache import FactsCache, entry_key
+from autogen_doctor.scan.discover import DEPLOY, PYTHON, SourceFile, discover
+from autogen_doctor.scan.facts import ModuleFacts, build_module_facts, module_name_for
+from autogen_doctor.scan.findings import Finding, ScanError, ScanResult, Severity
+from autogen_doctor.scan.parse import ParseProblem, decode_python, decode_text, parse_python, read_bytes
+from autogen_doctor.scan.project import Project
+from autogen_doctor.scan.suppress import parse_suppressions
+
+# Below this many files to parse, a process pool costs more than it saves.
+_POOL_THRESHOLD = 24
+
+
+@dataclass(slots=True)
+class FileOutcome:
+    """What one file gave: facts (module or deployment file) or an error, and its suppressions."""
+
+    facts: Any = None
+    error: str | None = None
+    suppressions: list = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class _Job:
+    path: str
+    display: str
+    kind: str
+    module_name: str
+    is_package: bool
+    cache_dir: str | None
+
+
+def _analyze(job: _Job) -> tuple[FileOutcome, tuple | None]:
+    """Worker: read, parse and build facts for one file, through the cache when there is one.
+
+    Returns the outcome and the index entry (size, mtime_ns, identity, key) for the cache.
+    """
+    cache = FactsCache(Path(job.cache_dir)) if job.cache_dir is not None else None
+    try:
+        stat = os.stat(job.path)
+        data = read_bytes(Path(job.path))
+    except ParseProblem as problem:
+        return FileOutcome(error=str(problem)), None
+    except OSError as error:
+        return FileOutcome(error=f"cannot read file: {error.strerror or error}"), None
+    key = entry_key(data, job.kind, job.module_name, job.is_package)
+    if cache is not None:
+        cached = cache.get(key)
+        if isinstance(cached, FileOutcome):
+            return cached, (stat.st_size, stat.st_mtime_ns, (job.kind, job.module_name, job.is_package), key)
+    outcome = _build(job, data)
+    if cache is not None:
+        cache.put(key, outcome)
+    return outcome, (stat.st_size, stat.st_mtime_ns, (job.kind, job.module_name, job.is_package), key)
+
+
+def _build(job: _Job, data: bytes) -> FileOutcome:
+    try:
+        if job.kind == PYTHON:
+            text = decode_python(data)
+            suppressions = parse_suppressions(text)
+            tree = parse_python(text, job.path)
+            try:
+                facts = build_module_facts(tree, job.module_name, job.path, job.is_package,
+                                           lines=text.count("\n") + 1)
+            except RecursionError:
+                raise ParseProblem("expression nesting too deep to analyse") from None
+            return FileOutcome(facts=facts, suppressions=suppressions)
+        text = decode_text(data)
+        suppressions = parse_suppressions(text)
+        from autogen_doctor.scan.deploy import DeployParseError, parse_deploy_file
+
+        try:
+            facts = parse_deploy_file(Path(job.path), job.display, text)
+        except DeployParseError as error:
+            return FileOutcome(error=str(error) or "cannot parse deployment file", suppressions=suppressions)
+        return FileOutcome(facts=facts, suppressions=suppressions)
+    except ParseProblem as problem:
+        return FileOutcome(error=str(problem))
+    except ImportError:
+        return FileOutcome(error="deployment file support is not available")
+    except Exception as error:  # a bug in autogen-doctor: report it for this file, keep scanning
+        return FileOutcome(error=f"internal error while analysing ({type(error).__name__}: {error}); "
+                                 "this is a bug, please report it")
+
+
+def _module_names(files: Sequence[SourceFile]) -> dict[Path, tuple[str, bool]]:
+    package_dirs: dict[str, bool] = {}
+
+    def is_package_dir(directory: str) -> bool:
+        known = package_dirs.get(directory)
+        if known is None:
+            known = os.path.isfile(os.path.join(directory, "__init__.py"))
+            package_dirs[directory] = known
+        return known
+
+    return {source.path: module_name_for(str(source.path), is_package_dir)
+            for source in files if source.kind == PYTHON}
+
+
+def _default_jobs() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:
+        return max(1, os.cpu_count() or 1)
+
+
+def analyze_files(files: Sequence[SourceFile], *, jobs: int | None, cache: FactsCache | None) -> list[FileOutcome]:
+    """Outcomes for `files`, in the same order, parsed in parallel when it pays."""
+    started_ns = time.time_ns()
+    names = _module_names(files)
+    outcomes: list[FileOutcome | None] = [None] * len(files)
+    pending: list[tuple[int, _Job]] = []
+    index_updates: dict[str, tuple] = {}
+    for position, source in enumerate(files):
+        module_name, is_package = names.get(source.path, ("", False))
+        job = _Job(str(source.path), source.display, source.kind, module_name, is_package,
+                   str(cache.root.parent) if cache is not None else None)
+        if cache is not None:
+            try:
+                stat = os.stat(source.path)
+                key = cache.lookup(job.path, stat.st_size, stat.st_mtime_ns, (job.kind, module_name, is_package))
+            except OSError:
+                key = None
+            if key is not None:
+                cached = cache.get(key)
+                if isinstance(cached, FileOutcome):
+                    outcomes[position] = cached
+                    continue
+        pending.append((position, job))
+    workers = jobs if jobs and jobs > 0 else _default_jobs()
+    if workers > 1 and len(pending) >= _POOL_THRESHOLD:
+        context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
+        chunk = max(1, min(32, len(pending) // (workers * 8)))
+        with context.Pool(processes=workers) as pool:
+            results = pool.map(_analyze, [job for _, job in pending], chunksize=chunk)
+    else:
+        results = [_analyze(job) for _, job in pending]
+    for (position, job), (outcome, entry) in zip(pending, results):
+        outcomes[position] = outcome
+        if entry is not None:
+            index_updates[job.path] = entry
+    if cache is not None and index_updates:
+        cache.record(index_updates, started_ns)
+    return [outcome if outcome is not None else FileOutcome(error="not analysed") for outcome in outcomes]
+
+
+def build_project(paths: Sequence[Path], files: Sequence[SourceFile], outcomes: Sequence[FileOutcome]) -> tuple[Project, list[ScanError]]:
+    """Assemble the project from the outcomes; module keys are module names (unique)."""
+    project = Project(roots=[Path(path) for path in paths])
+    errors: list[ScanError] = []
+    for source, outcome in zip(files, outcomes):
+        if outcome.error is not None:
+            errors.append(ScanError(source.display, outcome.error))
+            continue
+        if source.kind == PYTHON and isinstance(outcome.facts, ModuleFacts):
+            facts = outcome.facts
+            facts.display = source.display
+            facts.path = str(source.path)
+            key = facts.name
+            if key in project.modules:
+                key = f"{facts.name}@{source.display}"
+            project.modules[key] = facts
+        elif source.kind == DEPLOY and outcome.facts is not None:
+            project.deploy_files.append(outcome.facts)
+    return project, errors
+
+
+def run_rules(project: Project) -> tuple[list[Finding], list[ScanError]]:
+    """Every registered rule over the project, at default severity."""
+    from autogen_doctor.scan.registry import load_rules
+
+    findings: list[Finding] = []
+    errors: list[ScanError] = []
+    for code, rule in load_rules().items():
+        try:
+            findings.extend(rule.check(project))
+        except Exception as error:  # one broken rule must not hide the others' findings
+            errors.append(ScanError(f"<rule {code}>", f"internal error in rule {code} "
+                                                      f"({type(error).__name__}: {error}); this is a bug, please report it"))
+    return findings, errors
+
+
+def escalate_for_scaling(project: Project, findings: list[Finding]) -> list[Finding]:
+    """AD4: when the deployment runs several processes, AD1/AD3 warnings become errors."""
+    try:
+        from autogen_doctor.scan.deploy import scaling_evidence
+    except ImportError:
+        return findings
+    try:
+        evidence = scaling_evidence(project)
+    except Exception:
+        return findings
+    if not evidence:
+        return findings
+    reason = f" (the service runs several processes: {evidence[0]})"
+    changed: list[Finding] = []
+    for finding in findings:
+        if finding.family in ("AD1", "AD3") and finding.severity == Severity.WARNING:
+            from dataclasses import replace
+
+            finding = replace(finding, severity=Severity.ERROR, message=finding.message + reason)
+        changed.append(finding)
+    return changed
+
+
+def _fill_context(findings: list[Finding], files: Sequence[SourceFile]) -> list[Finding]:
+    from dataclasses import replace
+
+    by_display = {source.display: source.path for source in files}
+    lines_of: dict[str, list[str]] = {}
+    filled: list[Finding] = []
+    for finding in findings:
+        if not finding.context and finding.path in by_display:
+            lines = lines_of.get(finding.path)
+            if lines is None:
+                try:
+                    lines = by_display[finding.path].read_text(encoding="utf-8", errors="replace").splitlines()
+                except OSError:
+                    lines = []
+                lines_of[finding.path] = lines
+            if 0 < finding.line <= len(lines):
+                finding = replace(finding, context=lines[finding.line - 1].strip()[:200])
+        filled.append(finding)
+    return filled
+
+
+def scan_paths(paths: Sequence[Path], *, exclude: Sequence[str] = (), jobs: int | None = None,
+               use_cache: bool = True, cache_dir: Path | None = None) -> ScanResult:
+    """Scan `paths` (files or folders; default the working directory).
+
+    Returns every finding of every registered rule at its default severity (after AD4
+    escalation), sorted; files that could not be read or parsed are in `errors`.
+    Raises UserError for a PATH that does not exist.
+    """
+    paths = list(paths) or [Path(".")]
+    files = discover(paths, exclude)
+    cache = FactsCache(cache_dir) if use_cache else None
+    outcomes = analyze_files(files, jobs=jobs, cache=cache)
+    project, errors = build_project(paths, files, outcomes)
+    findings, rule_errors = run_rules(project)
+    findings = escalate_for_scaling(project, findings)
+    findings = _fill_context(findings, files)
+    unique = {(f.code, f.path, f.line, f.column, f.symbol): f for f in findings}
+    result = ScanResult(findings=sorted(unique.values(), key=Finding.sort_key),
+                        errors=sorted(errors + rule_errors, key=lambda error: error.path),
+                        files_scanned=sum(1 for outcome in outcomes if outcome.error is None))
+    result.suppressions = {source.display: outcome.suppressions
+                           for source, outcome in zip(files, outcomes) if outcome.suppressions}
+    return result

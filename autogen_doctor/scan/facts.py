@@ -1,0 +1,864 @@
+"""Per-module facts, built in ONE walk over one `ast.parse` tree.
+
+Facts are small picklable records (no AST nodes): what a module imports, defines and assigns
+at module level, and for every function what it calls, mutates, rebinds, reads, assigns and
+returns. Rules and cross-module resolution work on these facts only, so workers send facts
+(not trees) back to the parent, and the cache stores facts.
+
+Dotted texts describe expressions the way they are written: `agent.run`, `sessions[].append`
+(`[]` marks a subscript), `redis.json().get` (`()` marks a call result). Resolution of the
+first part (local, module-level, import alias) happens later, in `resolve.py`.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+
+MODULE_BODY = "<module>"
+
+# Methods that change the container they are called on.
+MUTATING_METHODS = frozenset({
+    "append", "extend", "insert", "update", "setdefault", "pop", "popitem", "clear", "add",
+    "remove", "discard", "appendleft", "extendleft", "popleft", "__setitem__", "__delitem__",
+    "sort", "reverse", "difference_update", "intersection_update", "symmetric_difference_update",
+    "move_to_end", "rotate", "set", "incr", "expire",
+})
+# Methods whose result is an element of the container they are called on.
+ELEMENT_METHODS = frozenset({"setdefault", "get", "__getitem__", "pop"})
+
+_MAX_ITEMS = 12  # elements of a literal or arguments of a call kept in a summary
+_MAX_COLLECTED = 6  # strings and callees collected from inside an expression
+_MAX_DEPTH = 2  # nesting kept in summaries (names, strings and calls are always collected)
+_MAX_TEXT = 160
+_EMPTY: frozenset[str] = frozenset()
+
+
+def _compact_reduce(self):
+    """Pickle as (class, positional values) with trailing defaults dropped: facts travel from
+    worker processes and live in the cache, so their size is scan time."""
+    values = [getattr(self, name) for name in self.__dataclass_fields__]
+    defaults = type(self)._defaults
+    while values and len(values) > type(self)._required and values[-1] == defaults[len(values) - 1]:
+        values.pop()
+    return (type(self), tuple(values))
+
+
+def _compact(cls):
+    from dataclasses import MISSING, fields
+
+    defaults = []
+    required = 0
+    for item in fields(cls):
+        if item.default is not MISSING:
+            defaults.append(item.default)
+        elif item.default_factory is not MISSING:  # type: ignore[misc]
+            defaults.append(item.default_factory())  # type: ignore[misc]
+        else:
+            defaults.append(MISSING)
+            required += 1
+    cls._defaults = tuple(defaults)
+    cls._required = required
+    cls.__reduce__ = _compact_reduce
+    return cls
+
+
+@_compact
+@dataclass(slots=True)
+class Expr:
+    """A summary of one expression: enough for the rules, no AST."""
+
+    kind: str  # name attr call str const list tuple set dict comp fstr binop subscript lambda other
+    dotted: str = ""  # name/attr/subscript: its dotted text; call: the callee's dotted text
+    text: str | None = None  # str constant, or the literal start of an f-string
+    names: frozenset[str] = _EMPTY  # every Name read inside
+    args: tuple["Expr", ...] = ()  # call positional args; literal elements; binop operands
+    kwargs: tuple[tuple[str, "Expr"], ...] = ()  # call keywords ("**" for **kwargs)
+    strings: tuple[str, ...] = ()  # string constants inside (f-string parts included)
+    calls: tuple[str, ...] = ()  # callees of calls inside, outermost first
+    size: int = 0  # number of elements of a literal
+    awaited: bool = False
+
+    def kwarg(self, name: str) -> "Expr | None":
+        for key, value in self.kwargs:
+            if key == name:
+                return value
+        return None
+
+    def arg(self, index: int, name: str | None = None) -> "Expr | None":
+        """Positional argument `index`, or keyword `name`."""
+        if name is not None:
+            found = self.kwarg(name)
+            if found is not None:
+                return found
+        return self.args[index] if index < len(self.args) else None
+
+
+@_compact
+@dataclass(slots=True)
+class Call:
+    """One call site inside a function (or the module body)."""
+
+    func: str
+    line: int
+    col: int
+    end_line: int
+    end_col: int
+    args: tuple[Expr, ...] = ()
+    kwargs: tuple[tuple[str, Expr], ...] = ()
+    awaited: bool = False
+    statement: bool = False  # its result is discarded (an expression statement)
+    target: str | None = None  # the name its result is assigned to, if any
+    withs: tuple[str, ...] = ()  # enclosing `with` context expressions (dotted)
+    in_loop: bool = False
+    arg_names: frozenset[str] = _EMPTY  # every Name read in its arguments
+
+    def kwarg(self, name: str) -> Expr | None:
+        for key, value in self.kwargs:
+            if key == name:
+                return value
+        return None
+
+    def arg(self, index: int, name: str | None = None) -> Expr | None:
+        if name is not None:
+            found = self.kwarg(name)
+            if found is not None:
+                return found
+        return self.args[index] if index < len(self.args) else None
+
+    @property
+    def method(self) -> str:
+        return self.func.rsplit(".", 1)[-1]
+
+    @property
+    def receiver(self) -> str:
+        return self.func.rsplit(".", 1)[0] if "." in self.func else ""
+
+
+@_compact
+@dataclass(slots=True)
+class Mutation:
+    """A write into a container or attribute: `base` is the container's dotted text."""
+
+    base: str
+    how: str
+    line: int
+    col: int
+    end_line: int
+    end_col: int
+    withs: tuple[str, ...] = ()
+
+
+@_compact
+@dataclass(slots=True)
+class GlobalWrite:
+    name: str
+    line: int
+    col: int
+    lazy_init: bool  # inside `if NAME is None:` / `if not NAME:` (one-time initialisation)
+
+
+@_compact
+@dataclass(slots=True)
+class Assign:
+    """`targets = value` (also `for target in value`, `with value as target`)."""
+
+    targets: tuple[str, ...]
+    value: Expr
+    line: int
+    col: int
+    how: str = "assign"  # assign, for, with, annotated, augmented
+
+
+@_compact
+@dataclass(slots=True)
+class Function:
+    qualname: str
+    name: str
+    line: int
+    col: int
+    end_line: int
+    is_async: bool = False
+    params: tuple[str, ...] = ()
+    decorators: tuple[Expr, ...] = ()
+    class_name: str | None = None
+    parent: str | None = None
+    calls: list[Call] = field(default_factory=list)
+    mutations: list[Mutation] = field(default_factory=list)
+    assigns: list[Assign] = field(default_factory=list)
+    returns: list[Expr] = field(default_factory=list)
+    global_decls: set[str] = field(default_factory=set)
+    global_writes: list[GlobalWrite] = field(default_factory=list)
+    local_names: set[str] = field(default_factory=set)
+    reads: set[str] = field(default_factory=set)
+    imports: dict[str, str] = field(default_factory=dict)
+    nested: list[str] = field(default_factory=list)
+
+    def is_local(self, name: str) -> bool:
+        return name in self.local_names and name not in self.global_decls
+
+
+@_compact
+@dataclass(slots=True)
+class ClassInfo:
+    qualname: str
+    name: str
+    line: int
+    col: int
+    bases: tuple[str, ...] = ()
+    decorators: tuple[Expr, ...] = ()
+    attrs: dict[str, Assign] = field(default_factory=dict)
+    methods: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class ModuleFacts:
+    name: str  # dotted module name
+    path: str  # absolute path
+    is_package: bool = False
+    imports: dict[str, str] = field(default_factory=dict)  # local name -> dotted target
+    star_imports: list[str] = field(default_factory=list)
+    assigns: dict[str, list[Assign]] = field(default_factory=dict)  # module-level names
+    functions: dict[str, Function] = field(default_factory=dict)  # includes MODULE_BODY
+    classes: dict[str, ClassInfo] = field(default_factory=dict)
+    defined: set[str] = field(default_factory=set)  # module-level def/class names
+    has_main_guard: bool = False
+    lines: int = 0
+    display: str = ""  # set by the engine (not part of the cached facts' identity)
+
+    @property
+    def body(self) -> Function:
+        return self.functions[MODULE_BODY]
+
+    def first_assign(self, name: str) -> Assign | None:
+        found = self.assigns.get(name)
+        return found[0] if found else None
+
+
+def module_name_for(path: str, is_package_dir) -> tuple[str, bool]:
+    """Dotted module name from the folders above `path` that are packages (have __init__.py)."""
+    import os
+
+    directory, filename = os.path.split(path)
+    stem = filename[:-3] if filename.endswith(".py") else filename
+    is_package = stem == "__init__"
+    parts: list[str] = [] if is_package else [stem]
+    while is_package_dir(directory):
+        directory, package = os.path.split(directory)
+        if not package:
+            break
+        parts.append(package)
+    parts.reverse()
+    return ".".join(parts) or stem, is_package
+
+
+def dotted(node: ast.AST) -> str:
+    """`a.b.c`, `a[].b`, `f().g`, or '' for anything else at the root."""
+    parts: list[str] = []
+    while True:
+        if isinstance(node, ast.Attribute):
+            parts.append("." + node.attr)
+            node = node.value
+        elif isinstance(node, ast.Subscript):
+            parts.append("[]")
+            node = node.value
+        elif isinstance(node, ast.Call):
+            parts.append("()")
+            node = node.func
+        elif isinstance(node, ast.Name):
+            parts.append(node.id)
+            break
+        elif isinstance(node, ast.Await):
+            node = node.value
+        else:
+            return ""
+    parts.reverse()
+    return "".join(parts)
+
+
+def container_base(text: str) -> str:
+    """The container a dotted write lands in: `sessions[].x` -> `sessions`,
+    `store.setdefault().append` receiver -> `store`; '' when it is a call result we cannot name."""
+    cut = len(text)
+    for marker in ("[]", "()"):
+        index = text.find(marker)
+        if index != -1:
+            cut = min(cut, index)
+    base = text[:cut]
+    if cut < len(text) and text[cut:cut + 2] == "()":
+        head, _, method = base.rpartition(".")
+        if method in ELEMENT_METHODS and head:
+            return head
+        return ""
+    return base
+
+
+class _Builder:
+    """The single walk. Statements are dispatched by type; expressions are summarised
+    bottom-up by `expr`, which also records every call it meets."""
+
+    def __init__(self, facts: ModuleFacts, module_package: str) -> None:
+        self.facts = facts
+        self.package = module_package
+        self.scope = Function(MODULE_BODY, MODULE_BODY, 1, 1, 1)
+        facts.functions[MODULE_BODY] = self.scope
+        self.class_stack: list[ClassInfo] = []
+        self.withs: tuple[str, ...] = ()
+        self.loop_depth = 0
+        self.guarded: frozenset[str] = _EMPTY  # names tested `is None` / `not x` by enclosing ifs
+        self.depth = 0
+
+    # ---------- imports ----------
+    def _resolve_relative(self, module: str | None, level: int) -> str:
+        if not level:
+            return module or ""
+        parts = self.package.split(".") if self.package else []
+        if level > 1:
+            parts = parts[: len(parts) - (level - 1)] if len(parts) >= level - 1 else []
+        base = ".".join(parts)
+        if module:
+            return f"{base}.{module}" if base else module
+        return base
+
+    def _imports_target(self) -> dict[str, str]:
+        return self.facts.imports if self.scope.qualname == MODULE_BODY else self.scope.imports
+
+    def on_import(self, node: ast.Import) -> None:
+        table = self._imports_target()
+        for alias in node.names:
+            if alias.asname:
+                table[alias.asname] = alias.name
+            else:
+                head = alias.name.split(".", 1)[0]
+                table.setdefault(head, head)
+                if "." in alias.name:  # `import a.b` also makes `a.b` reachable through `a`
+                    table.setdefault(alias.name, alias.name)
+            self._bind(alias.asname or alias.name.split(".", 1)[0])
+
+    def on_import_from(self, node: ast.ImportFrom) -> None:
+        source = self._resolve_relative(node.module, node.level)
+        table = self._imports_target()
+        for alias in node.names:
+            if alias.name == "*":
+                if self.scope.qualname == MODULE_BODY:
+                    self.facts.star_imports.append(source)
+                continue
+            table[alias.asname or alias.name] = f"{source}.{alias.name}" if source else alias.name
+            self._bind(alias.asname or alias.name)
+
+    def _bind(self, name: str) -> None:
+        if self.scope.qualname != MODULE_BODY:
+            self.scope.local_names.add(name)
+
+    # ---------- statements ----------
+    def body(self, statements: list[ast.stmt]) -> None:
+        for statement in statements:
+            handler = _STATEMENTS.get(type(statement))
+            if handler is not None:
+                handler(self, statement)
+            else:
+                self.generic_statement(statement)
+
+    def generic_statement(self, node: ast.stmt) -> None:
+        for name in node._fields:
+            value = getattr(node, name, None)
+            if isinstance(value, list):
+                if value and isinstance(value[0], ast.stmt):
+                    self.body(value)
+                else:
+                    for item in value:
+                        if isinstance(item, ast.expr):
+                            self.expr(item)
+                        elif isinstance(item, ast.AST):
+                            self.generic_child(item)
+            elif isinstance(value, ast.expr):
+                self.expr(value)
+            elif isinstance(value, ast.AST):
+                self.generic_child(value)
+
+    def generic_child(self, node: ast.AST) -> None:
+        # excepthandler, match_case, withitem, ...: summarise expressions, walk statements
+        if isinstance(node, ast.ExceptHandler) and node.name:
+            self._bind(node.name)
+        for name in node._fields:
+            value = getattr(node, name, None)
+            if isinstance(value, list):
+                if value and isinstance(value[0], ast.stmt):
+                    self.body(value)
+                else:
+                    for item in value:
+                        if isinstance(item, ast.expr):
+                            self.expr(item)
+                        elif isinstance(item, ast.AST):
+                            self.generic_child(item)
+            elif isinstance(value, ast.expr):
+                self.expr(value)
+            elif isinstance(value, ast.AST):
+                self.generic_child(value)
+
+    def on_function(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+        decorators = tuple(self.expr(item) for item in node.decorator_list)
+        outer = self.scope
+        if self.class_stack and outer.qualname == MODULE_BODY or (
+                self.class_stack and outer.qualname == self._class_scope_name()):
+            klass = self.class_stack[-1]
+            qualname = f"{klass.qualname}.{node.name}"
+            klass.methods.append(qualname)
+            class_name: str | None = klass.qualname
+            parent = None
+        elif outer.qualname == MODULE_BODY:
+            qualname, class_name, parent = node.name, None, None
+            self.facts.defined.add(node.name)
+        else:
+            qualname, class_name, parent = f"{outer.qualname}.{node.name}", outer.class_name, outer.qualname
+            outer.nested.append(qualname)
+            outer.local_names.add(node.name)
+        arguments = node.args
+        params = tuple(a.arg for a in (*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs))
+        if arguments.vararg:
+            params += (arguments.vararg.arg,)
+        if arguments.kwarg:
+            params += (arguments.kwarg.arg,)
+        function = Function(qualname, node.name, node.lineno, node.col_offset + 1,
+                            getattr(node, "end_lineno", node.lineno) or node.lineno,
+                            isinstance(node, ast.AsyncFunctionDef), params, decorators, class_name, parent)
+        function.local_names.update(params)
+        self.facts.functions.setdefault(qualname, function)
+        saved = (self.scope, self.withs, self.loop_depth, self.guarded)
+        self.scope, self.withs, self.loop_depth, self.guarded = function, (), 0, _EMPTY
+        # Defaults are evaluated once, but `Depends(get_store)` runs per request: keep them here.
+        for default in (*arguments.defaults, *arguments.kw_defaults):
+            if default is not None:
+                self.expr(default)
+        self._class_hidden = getattr(self, "_class_hidden", 0) + 1
+        stack, self.class_stack = self.class_stack, []
+        self.body(node.body)
+        self.class_stack = stack
+        self._class_hidden -= 1
+        self.scope, self.withs, self.loop_depth, self.guarded = saved
+
+    def _class_scope_name(self) -> str:
+        return MODULE_BODY
+
+    def on_class(self, node: ast.ClassDef) -> None:
+        decorators = tuple(self.expr(item) for item in node.decorator_list)
+        bases = tuple(dotted(base) for base in node.bases)
+        for keyword in node.keywords:
+            self.expr(keyword.value)
+        prefix = self.class_stack[-1].qualname + "." if self.class_stack else (
+            "" if self.scope.qualname == MODULE_BODY else self.scope.qualname + ".")
+        info = ClassInfo(prefix + node.name, node.name, node.lineno, node.col_offset + 1, bases, decorators)
+        self.facts.classes.setdefault(info.qualname, info)
+        if self.scope.qualname == MODULE_BODY and not self.class_stack:
+            self.facts.defined.add(node.name)
+        else:
+            self._bind(node.name)
+        self.class_stack.append(info)
+        for statement in node.body:
+            if isinstance(statement, (ast.Assign, ast.AnnAssign)):
+                targets = statement.targets if isinstance(statement, ast.Assign) else [statement.target]
+                value = self.expr(statement.value) if statement.value is not None else Expr("other")
+                for target in targets:
+                    if isinstance(target, ast.Name):
+                        info.attrs.setdefault(target.id, Assign((target.id,), value, statement.lineno,
+                                                                statement.col_offset + 1))
+                    else:
+                        self.expr(target)
+            else:
+                handler = _STATEMENTS.get(type(statement))
+                if handler is not None:
+                    handler(self, statement)
+                else:
+                    self.generic_statement(statement)
+        self.class_stack.pop()
+
+    def _target_texts(self, target: ast.expr, out: list[str]) -> None:
+        if isinstance(target, ast.Name):
+            out.append(target.id)
+        elif isinstance(target, (ast.Tuple, ast.List)):
+            for element in target.elts:
+                self._target_texts(element, out)
+        elif isinstance(target, ast.Starred):
+            self._target_texts(target.value, out)
+        else:
+            text = dotted(target)
+            if text:
+                out.append(text)
+
+    def _write_target(self, target: ast.expr, how: str) -> None:
+        """Record what assigning to `target` changes: a local/global name, an item, an attribute."""
+        if isinstance(target, ast.Name):
+            self._assign_name(target)
+        elif isinstance(target, (ast.Tuple, ast.List)):
+            for element in target.elts:
+                self._write_target(element, how)
+        elif isinstance(target, ast.Starred):
+            self._write_target(target.value, how)
+        elif isinstance(target, ast.Subscript):
+            self.expr(target.value)
+            self.expr(target.slice)
+            base = container_base(dotted(target.value))
+            if base:
+                self._mutation(base, how, target)
+        elif isinstance(target, ast.Attribute):
+            self.expr(target.value)
+            text = dotted(target)
+            if text and "()" not in text:
+                self._mutation(text, "attribute assignment", target)
+
+    def _assign_name(self, target: ast.Name) -> None:
+        scope = self.scope
+        if scope.qualname == MODULE_BODY:
+            return
+        if target.id in scope.global_decls:
+            scope.global_writes.append(GlobalWrite(target.id, target.lineno, target.col_offset + 1,
+                                                   target.id in self.guarded))
+        else:
+            scope.local_names.add(target.id)
+
+    def _mutation(self, base: str, how: str, node: ast.AST) -> None:
+        self.scope.mutations.append(Mutation(
+            base, how, node.lineno, node.col_offset + 1,
+            getattr(node, "end_lineno", None) or node.lineno, (getattr(node, "end_col_offset", None) or 0) + 1,
+            self.withs))
+
+    def _record_assign(self, targets: list[ast.expr], value: Expr, node: ast.stmt, how: str) -> None:
+        texts: list[str] = []
+        for target in targets:
+            self._target_texts(target, texts)
+        record = Assign(tuple(texts), value, node.lineno, node.col_offset + 1, how)
+        if self.scope.qualname == MODULE_BODY and not self.class_stack:
+            for text in texts:
+                if "." not in text and "[" not in text:
+                    self.facts.assigns.setdefault(text, []).append(record)
+        self.scope.assigns.append(record)
+
+    def on_assign(self, node: ast.Assign) -> None:
+        value = self.expr(node.value)
+        self._mark_target(node.value, node.targets)
+        for target in node.targets:
+            self._write_target(target, "item assignment")
+        self._record_assign(node.targets, value, node, "assign")
+
+    def _mark_target(self, value_node: ast.expr, targets: list[ast.expr]) -> None:
+        call = value_node.value if isinstance(value_node, ast.Await) else value_node
+        if isinstance(call, ast.Call) and len(targets) == 1 and isinstance(targets[0], ast.Name):
+            recorded = self._last_call_for.get(id(call))
+            if recorded is not None:
+                recorded.target = targets[0].id
+
+    def on_ann_assign(self, node: ast.AnnAssign) -> None:
+        if node.value is None:
+            if isinstance(node.target, ast.Name) and self.scope.qualname != MODULE_BODY:
+                self.scope.local_names.add(node.target.id)
+            return
+        value = self.expr(node.value)
+        self._mark_target(node.value, [node.target])
+        self._write_target(node.target, "item assignment")
+        self._record_assign([node.target], value, node, "annotated")
+
+    def on_aug_assign(self, node: ast.AugAssign) -> None:
+        value = self.expr(node.value)
+        target = node.target
+        if isinstance(target, ast.Name):
+            if self.scope.qualname != MODULE_BODY:
+                if target.id in self.scope.global_decls:
+                    self.scope.global_writes.append(GlobalWrite(target.id, target.lineno,
+                                                                target.col_offset + 1, False))
+                else:
+                    self.scope.local_names.add(target.id)
+                    self.scope.reads.add(target.id)
+            self._record_assign([target], value, node, "augmented")
+            if self.scope.qualname != MODULE_BODY and target.id not in self.scope.global_decls:
+                # `history += [m]` on a list mutates it in place
+                self.scope.mutations.append(Mutation(target.id, "augmented assignment", node.lineno,
+                                                     node.col_offset + 1, node.lineno, node.col_offset + 1,
+                                                     self.withs))
+        else:
+            self._write_target(target, "augmented item assignment")
+            self._record_assign([target], value, node, "augmented")
+
+    def on_delete(self, node: ast.Delete) -> None:
+        for target in node.targets:
+            if isinstance(target, ast.Subscript):
+                self.expr(target.value)
+                self.expr(target.slice)
+                base = container_base(dotted(target.value))
+                if base:
+                    self._mutation(base, "del item", target)
+            elif isinstance(target, ast.Name):
+                self._assign_name(target)
+            else:
+                self.expr(target)
+
+    def on_expr_statement(self, node: ast.Expr) -> None:
+        value = node.value
+        self.expr(value)
+        call = value.value if isinstance(value, ast.Await) else value
+        if isinstance(call, ast.Call):
+            recorded = self._last_call_for.get(id(call))
+            if recorded is not None:
+                recorded.statement = True
+
+    def on_return(self, node: ast.Return) -> None:
+        if node.value is not None:
+            self.scope.returns.append(self.expr(node.value))
+
+    def on_global(self, node: ast.Global) -> None:
+        self.scope.global_decls.update(node.names)
+
+    def on_if(self, node: ast.If) -> None:
+        self.expr(node.test)
+        if self.scope.qualname == MODULE_BODY and not self.class_stack and _is_main_guard(node.test):
+            self.facts.has_main_guard = True
+        saved = self.guarded
+        tested = _none_tested_names(node.test)
+        if tested:
+            self.guarded = self.guarded | tested
+        self.body(node.body)
+        self.guarded = saved
+        self.body(node.orelse)
+
+    def on_for(self, node: ast.For | ast.AsyncFor) -> None:
+        value = self.expr(node.iter)
+        self._write_target(node.target, "item assignment")
+        self._record_assign([node.target], value, node, "for")
+        self.loop_depth += 1
+        self.body(node.body)
+        self.loop_depth -= 1
+        self.body(node.orelse)
+
+    def on_while(self, node: ast.While) -> None:
+        self.expr(node.test)
+        self.loop_depth += 1
+        self.body(node.body)
+        self.loop_depth -= 1
+        self.body(node.orelse)
+
+    def on_with(self, node: ast.With | ast.AsyncWith) -> None:
+        added: list[str] = []
+        for item in node.items:
+            value = self.expr(item.context_expr)
+            added.append(value.dotted or value.kind)
+            if item.optional_vars is not None:
+                self._write_target(item.optional_vars, "item assignment")
+                self._record_assign([item.optional_vars], value, node, "with")
+        saved = self.withs
+        self.withs = self.withs + tuple(added)
+        self.body(node.body)
+        self.withs = saved
+
+    # ---------- expressions ----------
+    def expr(self, node: ast.expr, depth: int = 0, awaited: bool = False) -> Expr:
+        """Summarise `node`; every call inside is recorded in the current scope."""
+        kind = type(node)
+        if kind is ast.Name:
+            if isinstance(node.ctx, ast.Load):
+                self.scope.reads.add(node.id)
+            return Expr("name", node.id, names=frozenset((node.id,)))
+        if kind is ast.Constant:
+            value = node.value
+            if isinstance(value, str):
+                return Expr("str", text=value[:_MAX_TEXT], strings=(value[:_MAX_TEXT],))
+            return Expr("const", text=repr(value)[:40])
+        if kind is ast.Attribute:
+            inner = self.expr(node.value, depth + 1)
+            text = dotted(node)
+            return Expr("attr", text, names=inner.names, strings=inner.strings, calls=inner.calls)
+        if kind is ast.Call:
+            return self._call(node, depth, awaited)
+        if kind is ast.Await:
+            inner = self.expr(node.value, depth, awaited=True)
+            inner.awaited = True
+            return inner
+        if kind in (ast.List, ast.Tuple, ast.Set):
+            parts = [self.expr(element, depth + 1) for element in node.elts]
+            label = "list" if kind is ast.List else "tuple" if kind is ast.Tuple else "set"
+            return self._combine(label, parts, size=len(parts), keep=parts if depth <= _MAX_DEPTH else ())
+        if kind is ast.Dict:
+            parts = [self.expr(element, depth + 1) for element in node.values]
+            keys = [self.expr(element, depth + 1) for element in node.keys if element is not None]
+            return self._combine("dict", parts + keys, size=len(parts), keep=parts if depth <= _MAX_DEPTH else ())
+        if kind is ast.JoinedStr:
+            parts = [self.expr(value, depth + 1) for value in node.values]
+            leading = node.values[0].value if node.values and isinstance(node.values[0], ast.Constant) else None
+            combined = self._combine("fstr", parts)
+            combined.text = leading if isinstance(leading, str) else ""
+            return combined
+        if kind is ast.FormattedValue:
+            return self.expr(node.value, depth + 1)
+        if kind is ast.BinOp:
+            parts = [self.expr(node.left, depth + 1), self.expr(node.right, depth + 1)]
+            combined = self._combine("binop", parts, keep=parts if depth <= _MAX_DEPTH else ())
+            combined.text = type(node.op).__name__
+            return combined
+        if kind is ast.Subscript:
+            inner = self.expr(node.value, depth + 1)
+            index = self.expr(node.slice, depth + 1)
+            combined = self._combine("subscript", [inner, index], keep=[inner, index] if depth <= _MAX_DEPTH else ())
+            combined.dotted = dotted(node)
+            return combined
+        if kind in (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp):
+            parts = []
+            for generator in node.generators:
+                parts.append(self.expr(generator.iter, depth + 1))
+                for condition in generator.ifs:
+                    parts.append(self.expr(condition, depth + 1))
+            if kind is ast.DictComp:
+                parts.append(self.expr(node.key, depth + 1))
+                parts.append(self.expr(node.value, depth + 1))
+            else:
+                parts.append(self.expr(node.elt, depth + 1))
+            return self._combine("comp", parts)
+        if kind is ast.Lambda:
+            return self._combine("lambda", [self.expr(node.body, depth + 1)])
+        if kind is ast.Starred:
+            return self.expr(node.value, depth)
+        if kind is ast.NamedExpr:
+            value = self.expr(node.value, depth)
+            self._write_target(node.target, "item assignment")
+            self._record_assign([node.target], value, node, "assign")  # type: ignore[arg-type]
+            return value
+        # BoolOp, Compare, UnaryOp, IfExp, Slice, Yield, ...: combine the children
+        parts = []
+        for name in node._fields:
+            value = getattr(node, name, None)
+            if isinstance(value, ast.expr):
+                parts.append(self.expr(value, depth + 1))
+            elif isinstance(value, list):
+                for item in value:
+                    if isinstance(item, ast.expr):
+                        parts.append(self.expr(item, depth + 1))
+        combined = self._combine("other", parts, keep=parts if kind in (ast.IfExp, ast.BoolOp) and depth <= _MAX_DEPTH else ())
+        if kind is ast.IfExp:
+            combined.kind = "ifexp"
+        elif kind is ast.BoolOp:
+            combined.kind = "boolop"
+        return combined
+
+    @staticmethod
+    def _combine(kind: str, parts: list[Expr], size: int = 0, keep=()) -> Expr:
+        names: set[str] = set()
+        strings: list[str] = []
+        calls: list[str] = []
+        for part in parts:
+            if part.names:
+                names.update(part.names)
+            if part.strings and len(strings) < _MAX_COLLECTED:
+                strings.extend(part.strings)
+            if part.calls and len(calls) < _MAX_COLLECTED:
+                calls.extend(part.calls)
+        return Expr(kind, names=frozenset(names), args=tuple(keep[:_MAX_ITEMS]),
+                    strings=tuple(strings[:_MAX_COLLECTED]), calls=tuple(calls[:_MAX_COLLECTED]), size=size)
+
+    def _call(self, node: ast.Call, depth: int, awaited: bool) -> Expr:
+        func_text = dotted(node.func)
+        if func_text in _UNINTERESTING_CALLS:
+            parts = [self.expr(argument, depth + 1) for argument in node.args]
+            parts.extend(self.expr(keyword.value, depth + 1) for keyword in node.keywords)
+            self.scope.reads.add(func_text)
+            combined = self._combine("call", parts)
+            combined.dotted = func_text
+            return combined
+        record = Call(func_text, node.lineno, node.col_offset + 1,
+                      getattr(node, "end_lineno", None) or node.lineno,
+                      (getattr(node, "end_col_offset", None) or 0) + 1,
+                      awaited=awaited, withs=self.withs, in_loop=self.loop_depth > 0)
+        self.scope.calls.append(record)
+        self._last_call_for[id(node)] = record
+        callee = self.expr(node.func, depth + 1) if not isinstance(node.func, ast.Name) else None
+        if callee is None:
+            self.scope.reads.add(node.func.id)  # type: ignore[attr-defined]
+        args = tuple(self.expr(argument, depth + 1) for argument in node.args)
+        kwargs = tuple((keyword.arg or "**", self.expr(keyword.value, depth + 1)) for keyword in node.keywords)
+        record.args = args[:_MAX_ITEMS]
+        record.kwargs = kwargs[:_MAX_ITEMS]
+        parts = list(args) + [value for _, value in kwargs]
+        if callee is not None:
+            parts.append(callee)
+        combined = self._combine("call", parts)
+        record.arg_names = frozenset().union(*(part.names for part in parts[:len(args) + len(kwargs)])) \
+            if parts else _EMPTY
+        combined.dotted = func_text
+        combined.calls = (func_text,) + combined.calls if func_text else combined.calls
+        combined.awaited = awaited
+        # Keep argument detail only near the top: deep nesting is summarised by names/strings/calls.
+        if depth <= _MAX_DEPTH:
+            combined.args = record.args
+            combined.kwargs = record.kwargs
+        # A mutating method call writes into its receiver: `sessions[sid].append(m)`.
+        if isinstance(node.func, ast.Attribute) and node.func.attr in MUTATING_METHODS:
+            base = container_base(dotted(node.func.value))
+            if base:
+                self._mutation(base, f".{node.func.attr}()", node)
+        return combined
+
+    _last_call_for: dict
+
+
+# Builtins whose calls tell no rule anything (their arguments are still summarised).
+_UNINTERESTING_CALLS = frozenset({
+    "len", "isinstance", "issubclass", "str", "int", "float", "bool", "repr", "print", "range",
+    "enumerate", "zip", "getattr", "hasattr", "setattr", "super", "type", "id", "hash", "min", "max",
+    "sum", "abs", "round", "sorted", "reversed", "any", "all", "iter", "next", "format", "callable",
+    "map", "filter", "ord", "chr", "hex", "bytes", "bytearray", "divmod", "vars", "dir",
+})
+
+
+def _is_main_guard(test: ast.expr) -> bool:
+    if isinstance(test, ast.Compare) and len(test.comparators) == 1:
+        left, right = test.left, test.comparators[0]
+        names = {getattr(left, "id", None), getattr(right, "id", None)}
+        values = {getattr(left, "value", None), getattr(right, "value", None)}
+        return "__name__" in names and "__main__" in values
+    return False
+
+
+def _none_tested_names(test: ast.expr) -> frozenset[str]:
+    """Names an `if` checks for being unset: `x is None`, `not x`, `x is None or ...`."""
+    found: set[str] = set()
+    stack = [test]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.BoolOp):
+            stack.extend(node.values)
+        elif isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not) and isinstance(node.operand, ast.Name):
+            found.add(node.operand.id)
+        elif (isinstance(node, ast.Compare) and isinstance(node.left, ast.Name) and len(node.ops) == 1
+              and isinstance(node.ops[0], (ast.Is, ast.Eq))
+              and isinstance(node.comparators[0], ast.Constant) and node.comparators[0].value is None):
+            found.add(node.left.id)
+    return frozenset(found)
+
+
+_STATEMENTS = {
+    ast.FunctionDef: _Builder.on_function,
+    ast.AsyncFunctionDef: _Builder.on_function,
+    ast.ClassDef: _Builder.on_class,
+    ast.Assign: _Builder.on_assign,
+    ast.AnnAssign: _Builder.on_ann_assign,
+    ast.AugAssign: _Builder.on_aug_assign,
+    ast.Delete: _Builder.on_delete,
+    ast.Expr: _Builder.on_expr_statement,
+    ast.Return: _Builder.on_return,
+    ast.Global: _Builder.on_global,
+    ast.Nonlocal: _Builder.on_global,
+    ast.If: _Builder.on_if,
+    ast.For: _Builder.on_for,
+    ast.AsyncFor: _Builder.on_for,
+    ast.While: _Builder.on_while,
+    ast.With: _Builder.on_with,
+    ast.AsyncWith: _Builder.on_with,
+    ast.Import: _Builder.on_import,
+    ast.ImportFrom: _Builder.on_import_from,
+}
+
+
+def build_module_facts(tree: ast.Module, name: str, path: str, is_package: bool, lines: int = 0) -> ModuleFacts:
+    """Facts of one parsed module. May raise RecursionError on absurdly deep trees."""
+    facts = ModuleFacts(name=name, path=path, is_package=is_package, lines=lines)
+    package = name if is_package else name.rpartition(".")[0]
+    builder = _Builder(facts, package)
+    builder._last_call_for = {}
+    builder.body(tree.body)
+    return facts

@@ -1,0 +1,270 @@
+"""Cross-module resolution, done once per scan over every module's facts.
+
+Turns a dotted text written in some function (`sessions`, `state.sessions`, `ag.AssistantAgent`,
+`self.save`) into a canonical dotted name (`app.state.sessions`, `autogen.AssistantAgent`),
+follows re-exports between project modules, finds which project function a call lands in,
+and builds the call graph the request-path analysis walks.
+"""
+
+from __future__ import annotations
+
+import builtins
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+
+from autogen_doctor.scan.facts import MODULE_BODY, Assign, ClassInfo, Expr, Function, ModuleFacts
+
+_BUILTINS = frozenset(dir(builtins))
+LOCAL = "<local>"
+
+
+@dataclass(frozen=True, slots=True)
+class Definition:
+    """Where a canonical name is defined in the project."""
+
+    module: ModuleFacts
+    name: str  # module-level name (or class qualname)
+    rest: str  # what follows it, e.g. ".sessions" for Klass.sessions
+
+    @property
+    def assign(self) -> Assign | None:
+        return self.module.first_assign(self.name)
+
+    @property
+    def function(self) -> Function | None:
+        return self.module.functions.get(self.name + self.rest) or (
+            self.module.functions.get(self.name) if not self.rest else None)
+
+    @property
+    def klass(self) -> ClassInfo | None:
+        return self.module.classes.get(self.name)
+
+
+FunctionRef = tuple[str, str]  # (module key, function qualname)
+
+
+class Resolver:
+    """Name resolution over the whole project (modules keyed as in Project.modules)."""
+
+    def __init__(self, modules: dict[str, ModuleFacts]) -> None:
+        self.modules = modules
+        self.key_of: dict[int, str] = {id(module): key for key, module in modules.items()}
+        self.by_name: dict[str, list[ModuleFacts]] = {}
+        for module in modules.values():
+            self.by_name.setdefault(module.name, []).append(module)
+        self._callees: dict[FunctionRef, list[tuple[FunctionRef, int]]] = {}
+
+    # ---------- modules ----------
+    def module_named(self, name: str, near: ModuleFacts | None = None) -> ModuleFacts | None:
+        candidates = self.by_name.get(name)
+        if not candidates:
+            return None
+        if len(candidates) == 1 or near is None:
+            return candidates[0]
+        # Several top-level modules with one name (scripts in sibling folders): the closest wins,
+        # the way Python finds the script's own folder first on sys.path.
+        return max(candidates, key=lambda other: len(os.path.commonpath([other.path, near.path])))
+
+    def split_module(self, canonical: str, near: ModuleFacts | None = None) -> tuple[ModuleFacts, str] | None:
+        """(module, rest) for the longest project module prefix of `canonical`."""
+        parts = canonical.split(".")
+        for index in range(len(parts), 0, -1):
+            module = self.module_named(".".join(parts[:index]), near)
+            if module is not None:
+                rest = ".".join(parts[index:])
+                return module, rest
+        return None
+
+    # ---------- names ----------
+    def canonical(self, module: ModuleFacts, function: Function | None, text: str) -> str:
+        """Canonical dotted name of `text` as seen from `function` in `module`.
+
+        LOCAL + text for a local variable; '?' + text when nothing is known about it.
+        """
+        if not text:
+            return "?"
+        head, rest = _split_head(text)
+        scope = function
+        while scope is not None and scope.qualname != MODULE_BODY:
+            if head in scope.imports:
+                return self.follow(scope.imports[head] + rest, module)
+            if scope.is_local(head):
+                return LOCAL + text
+            scope = module.functions.get(scope.parent) if scope.parent else None
+        if head in module.imports:
+            return self.follow(module.imports[head] + rest, module)
+        if head in module.defined or head in module.assigns:
+            return self.follow(f"{module.name}.{head}{rest}", module)
+        for star in module.star_imports:
+            target = self.module_named(star, module)
+            if target is not None and (head in target.defined or head in target.assigns or head in target.imports):
+                return self.follow(f"{target.name}.{head}{rest}", target)
+        if head in _BUILTINS:
+            return f"builtins.{text}"
+        return "?" + text
+
+    def follow(self, canonical: str, near: ModuleFacts | None = None) -> str:
+        """Follow re-exports (`from .state import sessions` in a package __init__) to the definition."""
+        for _ in range(12):
+            split = self.split_module(_plain(canonical), near)
+            if split is None:
+                return canonical
+            module, rest = split
+            if not rest:
+                return canonical
+            head = rest.split(".", 1)[0]
+            if head in module.defined or head in module.assigns:
+                return canonical
+            target = module.imports.get(head)
+            if target is None:
+                return canonical
+            prefix_len = len(module.name) + 1 + len(head)
+            replaced = target + canonical[prefix_len:]
+            if replaced == canonical:
+                return canonical
+            canonical, near = replaced, module
+        return canonical
+
+    def definition(self, canonical: str, near: ModuleFacts | None = None) -> Definition | None:
+        """The project module-level name (or class) a canonical name refers to."""
+        if not canonical or canonical[0] in "?<":
+            return None
+        split = self.split_module(_plain(canonical), near)
+        if split is None:
+            return None
+        module, rest = split
+        if not rest:
+            return None
+        head, _, tail = rest.partition(".")
+        if head not in module.defined and head not in module.assigns:
+            return None
+        return Definition(module, head, "." + tail if tail else "")
+
+    def module_value(self, module: ModuleFacts, function: Function | None, text: str) -> tuple[Definition, Expr] | None:
+        """The module-level assignment a name refers to, wherever it was defined."""
+        definition = self.definition(self.canonical(module, function, text), module)
+        if definition is None or definition.rest:
+            return None
+        assign = definition.assign
+        if assign is None:
+            return None
+        return definition, assign.value
+
+    # ---------- classes ----------
+    def class_canonical_bases(self, module: ModuleFacts, info: ClassInfo, depth: int = 0) -> list[str]:
+        """Canonical names of a class's bases, project bases expanded transitively."""
+        found: list[str] = []
+        for base in info.bases:
+            canonical = self.canonical(module, None, base)
+            found.append(canonical)
+            definition = self.definition(canonical, module)
+            if definition is not None and definition.klass is not None and depth < 8:
+                found.extend(self.class_canonical_bases(definition.module, definition.klass, depth + 1))
+        return found
+
+    # ---------- calls ----------
+    def call_target(self, module: ModuleFacts, function: Function, text: str) -> FunctionRef | None:
+        """The project function that calling `text` from `function` runs, if known."""
+        if not text or "[]" in text:
+            return None
+        key = self.key_of[id(module)]
+        head, rest = _split_head(text)
+        if head in ("self", "cls") and function.class_name and rest.count(".") == 1 and "()" not in rest:
+            method = rest[1:]
+            found = self._method(module, function.class_name, method)
+            if found is not None:
+                return found
+            return None
+        if not rest:
+            for nested in function.nested:
+                if nested.rsplit(".", 1)[-1] == head:
+                    return key, nested
+            parent = module.functions.get(function.parent) if function.parent else None
+            while parent is not None:
+                for nested in parent.nested:
+                    if nested.rsplit(".", 1)[-1] == head:
+                        return key, nested
+                parent = module.functions.get(parent.parent) if parent.parent else None
+        canonical = self.canonical(module, function, text)
+        definition = self.definition(canonical, module)
+        if definition is None:
+            return None
+        target = definition.module
+        target_key = self.key_of[id(target)]
+        qualname = definition.name + definition.rest
+        if qualname in target.functions:
+            return target_key, qualname
+        klass = target.classes.get(definition.name)
+        if klass is not None:
+            if not definition.rest:
+                return self._method(target, klass.qualname, "__init__")
+            return self._method(target, klass.qualname, definition.rest[1:])
+        return None
+
+    def _method(self, module: ModuleFacts, class_qualname: str, method: str, depth: int = 0) -> FunctionRef | None:
+        key = self.key_of[id(module)]
+        qualname = f"{class_qualname}.{method}"
+        if qualname in module.functions:
+            return key, qualname
+        info = module.classes.get(class_qualname)
+        if info is None or depth > 6:
+            return None
+        for base in info.bases:
+            definition = self.definition(self.canonical(module, None, base), module)
+            if definition is not None and definition.klass is not None:
+                found = self._method(definition.module, definition.klass.qualname, method, depth + 1)
+                if found is not None:
+                    return found
+        return None
+
+    def callees(self, ref: FunctionRef) -> list[tuple[FunctionRef, int]]:
+        """Project functions `ref` calls (or hands over as a callback), with the line."""
+        cached = self._callees.get(ref)
+        if cached is not None:
+            return cached
+        module = self.modules[ref[0]]
+        function = module.functions[ref[1]]
+        found: list[tuple[FunctionRef, int]] = []
+        seen: set[FunctionRef] = set()
+        for call in function.calls:
+            target = self.call_target(module, function, call.func)
+            if target is not None and target not in seen:
+                seen.add(target)
+                found.append((target, call.line))
+            # Functions passed along (callbacks, BackgroundTasks.add_task, Depends, to_thread).
+            for argument in (*call.args, *(value for _, value in call.kwargs)):
+                if argument.kind in ("name", "attr") and argument.dotted:
+                    passed = self.call_target(module, function, argument.dotted)
+                    if passed is not None and passed not in seen:
+                        seen.add(passed)
+                        found.append((passed, call.line))
+        for nested in function.nested:  # a nested def usually runs when its parent does
+            ref_nested = (ref[0], nested)
+            if ref_nested not in seen:
+                seen.add(ref_nested)
+                found.append((ref_nested, module.functions[nested].line))
+        self._callees[ref] = found
+        return found
+
+    def function(self, ref: FunctionRef) -> tuple[ModuleFacts, Function]:
+        module = self.modules[ref[0]]
+        return module, module.functions[ref[1]]
+
+
+def _split_head(text: str) -> tuple[str, str]:
+    for index, char in enumerate(text):
+        if char in ".[(":
+            return text[:index], text[index:]
+    return text, ""
+
+
+@lru_cache(maxsize=4096)
+def _plain(canonical: str) -> str:
+    """Drop call/subscript markers and what follows them: `a.b().c` -> `a.b`."""
+    cut = len(canonical)
+    for marker in ("()", "[]"):
+        index = canonical.find(marker)
+        if index != -1:
+            cut = min(cut, index)
+    return canonical[:cut]

@@ -1,0 +1,77 @@
+"""Module-level container written on a request path.
+
+## What it does
+Finds a module-level `dict`, `list`, `set`, `defaultdict`, `OrderedDict`, `deque`, `Counter` or
+cachetools cache (`TTLCache`, `LRUCache`, ...) that a request handler or task writes to, directly,
+through helper functions, or from another module (`from .state import sessions`).
+
+## Why is this bad?
+A module-level object lives in one process. With `uvicorn --workers 4`, gunicorn workers,
+Kubernetes replicas or Celery workers, each process has its own copy: a conversation stored
+by one worker is missing when the next turn lands on another, and it is gone after a restart.
+The service appears to work on a laptop (one process) and forgets users in production.
+
+## Example
+```python
+sessions: dict[str, list] = {}
+
+@app.post("/chat")
+async def chat(req: ChatRequest):
+    history = sessions.setdefault(req.session_id, [])
+    history.append({"role": "user", "content": req.message})
+```
+
+## Use instead
+```python
+@app.post("/chat")
+async def chat(req: ChatRequest):
+    key = f"chat:{req.session_id}"
+    await redis.rpush(key, json.dumps({"role": "user", "content": req.message}))
+    history = [json.loads(item) for item in await redis.lrange(key, 0, -1)]
+```
+Registries filled at import time (decorators, the module body), read-only configuration and
+containers of per-process things (clients, locks, metrics) are not reported.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from autogen_doctor.scan.entrypoints import STREAMLIT
+from autogen_doctor.scan.findings import Finding, Severity
+from autogen_doctor.scan.registry import rule
+from autogen_doctor.scan.rules._support import (analysis, container_kind, is_per_process_name, make_finding,
+                                                store_fix, via, where)
+
+
+@rule(code="AD101", name="module-state-written-on-request", severity=Severity.WARNING,
+      summary="Module-level container written on a request path (per-process conversation state)")
+def check(project) -> Iterator[Finding]:
+    state = analysis(project)
+    resolver = state.resolver
+    for ref, module, function, reach in state.entry_points.request_functions():
+        reported: set[tuple[str, int]] = set()
+        for mutation in function.mutations:
+            if mutation.how == "attribute assignment":
+                continue
+            head = mutation.base.split(".", 1)[0]
+            if head in ("self", "cls") or function.is_local(head):
+                continue
+            definition = resolver.definition(resolver.canonical(module, function, mutation.base), module)
+            if definition is None or definition.rest or definition.assign is None:
+                continue
+            kind = container_kind(resolver, definition.module, definition.assign.value)
+            if kind is None or is_per_process_name(definition.name):
+                continue
+            if reach.entry.framework == STREAMLIT and definition.module is module:
+                continue  # a Streamlit script's own globals are rebuilt on every rerun
+            if (definition.name, mutation.line) in reported:
+                continue
+            reported.add((definition.name, mutation.line))
+            yield make_finding(
+                "AD101", Severity.WARNING, module, mutation.line, mutation.col,
+                f"module-level {kind} `{definition.name}` ({where(definition.module, definition.assign.line)}) "
+                f"is written on a request path ({via(reach)}) with {mutation.how}; each worker process and "
+                f"replica keeps its own copy",
+                symbol=definition.name, end_line=mutation.end_line, end_col=mutation.end_col,
+                fix=f"Move `{definition.name}` out of process memory: {store_fix(reach.entry.framework)}.")

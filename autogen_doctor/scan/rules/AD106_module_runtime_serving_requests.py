@@ -1,0 +1,54 @@
+"""Module-level `SingleThreadedAgentRuntime` serving requests.
+
+## What it does
+Finds an `autogen_core.SingleThreadedAgentRuntime` created at module level and used by request
+handlers or tasks (`publish_message`, `send_message`, `register`, ...).
+
+## Why is this bad?
+The runtime holds its agents, their model contexts and the message queue in process memory.
+Behind several workers or replicas each process has a different runtime with different agent
+state, so a conversation continues with an agent that never saw its earlier turns. A
+distributed runtime (`GrpcWorkerAgentRuntime`) cannot save state either
+(`save_state` raises `NotImplementedError`), so history must live in a shared store.
+
+## Example
+```python
+runtime = SingleThreadedAgentRuntime()
+
+@app.post("/chat")
+async def chat(req: ChatRequest):
+    await runtime.publish_message(UserMessage(content=req.message), topic_id=TopicId("chat", req.session_id))
+```
+
+## Use instead
+Keep each session's messages in a shared store (Redis, a database) and have the agents build
+their model context from it (`BufferedChatCompletionContext(initial_messages=history)`), or
+route every turn of a session to the same process and persist `await runtime.save_state()`.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from autogen_doctor.scan import autogen_api
+from autogen_doctor.scan.findings import Finding, Severity
+from autogen_doctor.scan.registry import rule
+from autogen_doctor.scan.rules._shared_objects import shared_uses
+from autogen_doctor.scan.rules._support import analysis, make_finding, via, where
+
+
+@rule(code="AD106", name="module-runtime-serving-requests", severity=Severity.WARNING,
+      summary="Module-level SingleThreadedAgentRuntime holds agent state per process")
+def check(project) -> Iterator[Finding]:
+    state = analysis(project)
+    for module, function, reach, call, definition, category, class_name in shared_uses(
+            state, frozenset({autogen_api.RUNTIME})):
+        yield make_finding(
+            "AD106", Severity.WARNING, module, call.line, call.col,
+            f"module-level agent runtime `{definition.name}` (`{class_name}`, "
+            f"{where(definition.module, definition.assign.line)}) serves requests ({via(reach)}); its agents and "
+            f"their history live in this process only",
+            symbol=definition.name, end_line=call.end_line, end_col=call.end_col,
+            fix=("Persist each session's messages in a shared store and rebuild agent model contexts from it "
+                 "(`BufferedChatCompletionContext(initial_messages=history)`), or save and load "
+                 "`await runtime.save_state()` per session around each request."))

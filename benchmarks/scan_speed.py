@@ -1,0 +1,138 @@
+"""How fast is `autogen-doctor scan` on a large real tree, against the parse floor and bandit?
+
+    python benchmarks/scan_speed.py                    # stdlib + site-packages
+    python benchmarks/scan_speed.py --tree ./src --skip-bandit
+
+Prints, from one run: files, lines, the time of a bare `ast.parse` of every Python file in
+one process (the floor for any Python AST tool), our cold scan (fresh cache, all cores),
+our warm scan (same cache, nothing changed) and `bandit -r -q` on the same tree, each in
+seconds and as a ratio to the floor. The scans run as subprocesses, so interpreter start-up
+and reporting are included, as a CI job would see them.
+
+The floor parses the same Python files our scan reads (discovery honours .gitignore and
+skips nested virtualenvs and build folders); bandit walks the trees its own way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import os
+import shutil
+import site
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+
+def default_trees() -> list[Path]:
+    """The standard library and every site-packages folder of this interpreter."""
+    trees = [Path(sysconfig.get_paths()["stdlib"])]
+    for folder in [*site.getsitepackages(), site.getusersitepackages()]:
+        path = Path(folder)
+        if path.is_dir() and path not in trees:
+            trees.append(path)
+    return trees
+
+
+def python_files(trees: list[Path]) -> list[Path]:
+    """The Python files our scan reads under `trees` (its own discovery, so the floor is fair)."""
+    from autogen_doctor.scan.discover import PYTHON, discover
+
+    return [source.path for source in discover(trees) if source.kind == PYTHON]
+
+
+def parse_floor(files: list[Path]) -> tuple[float, int, int]:
+    """Seconds to read and `ast.parse` every file in this one process; (seconds, lines, failures)."""
+    lines = failures = 0
+    started = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for path in files:
+            try:
+                data = path.read_bytes()
+                lines += data.count(b"\n")
+                ast.parse(data, filename=str(path))
+            except (SyntaxError, ValueError, OSError, RecursionError, MemoryError):
+                failures += 1
+    return time.perf_counter() - started, lines, failures
+
+
+def timed(command: list[str], timeout: float) -> tuple[float | None, int | None, str]:
+    """(seconds, exit code, last stderr line); seconds is None when it timed out."""
+    started = time.perf_counter()
+    try:
+        done = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                              timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return None, None, f"timed out after {timeout:.0f} s"
+    tail = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else ""
+    return time.perf_counter() - started, done.returncode, tail
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tree", action="append", type=Path,
+                        help="folder to scan (repeatable; default: stdlib + site-packages)")
+    parser.add_argument("--skip-bandit", action="store_true", help="do not run bandit")
+    parser.add_argument("--jobs", type=int, default=None, help="--jobs for our scan (default: all cores)")
+    parser.add_argument("--timeout", type=float, default=3600, help="per-command timeout in seconds")
+    args = parser.parse_args(argv)
+
+    trees = [tree.resolve() for tree in (args.tree or default_trees())]
+    missing = [str(tree) for tree in trees if not tree.is_dir()]
+    if missing:
+        print(f"scan_speed: error: not a folder: {', '.join(missing)}", file=sys.stderr)
+        return 2
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    print(f"trees: {', '.join(str(tree) for tree in trees)}")
+    print(f"python {sys.version.split()[0]}, {cores} cores available")
+
+    files = python_files(trees)
+    floor, lines, failures = parse_floor(files)
+    print(f"files: {len(files)} Python files, {lines:,} lines ({failures} do not parse)")
+
+    rows: list[tuple[str, float | None, str]] = [("ast.parse floor (1 process)", floor, "")]
+    cache_dir = Path(tempfile.mkdtemp(prefix="autogen-doctor-bench-"))
+    try:
+        scan = [sys.executable, "-m", "autogen_doctor", "scan", *map(str, trees), "--format", "json",
+                "--output", os.devnull, "--cache-dir", str(cache_dir), "--fail-on", "error", "--quiet"]
+        if args.jobs:
+            scan += ["--jobs", str(args.jobs)]
+        for label in ("autogen-doctor cold (fresh cache)", "autogen-doctor warm (same cache)"):
+            seconds, code, tail = timed(scan, args.timeout)
+            note = "" if code in (0, 1) else f"exit {code}: {tail}"
+            rows.append((label, seconds, note))
+    finally:
+        shutil.rmtree(cache_dir, ignore_errors=True)
+
+    if not args.skip_bandit:
+        bandit = shutil.which("bandit")
+        if bandit is None:
+            rows.append(("bandit -r -q", None, "bandit is not installed"))
+        else:
+            command = [bandit, "-r", "-q", "-f", "json", "-o", os.devnull, *map(str, trees)]
+            seconds, code, tail = timed(command, args.timeout)
+            rows.append(("bandit -r -q", seconds, tail if seconds is None else ""))
+
+    print()
+    print(f"{'':34} {'seconds':>9} {'x floor':>8}")
+    for label, seconds, note in rows:
+        if seconds is None:
+            print(f"{label:34} {'-':>9} {'-':>8}  {note}")
+        else:
+            print(f"{label:34} {seconds:9.2f} {seconds / floor:8.2f}  {note}".rstrip())
+    cold, warm = rows[1][1], rows[2][1]
+    if cold and warm:
+        print(f"\nwarm scan is {cold / warm:.1f}x faster than cold")
+    if not args.skip_bandit and rows[-1][1] and cold:
+        print(f"cold scan is {rows[-1][1] / cold:.1f}x faster than bandit")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

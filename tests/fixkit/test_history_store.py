@@ -1,0 +1,88 @@
+"""RedisHistoryStore (sync) and AsyncRedisHistoryStore against a real redis-server."""
+
+import asyncio
+import threading
+
+import pytest
+import redis
+from autogen_agentchat.messages import TextMessage
+
+from autogen_doctor.persist import AsyncRedisHistoryStore, RedisHistoryStore
+
+pytestmark = pytest.mark.services
+
+
+def test_append_and_read_keep_order(redis_url, key_prefix):
+    history = RedisHistoryStore.from_url(redis_url, prefix=key_prefix)
+    assert history.append("s", {"role": "user", "content": "one"}) == 1
+    assert history.append("s", {"role": "assistant", "content": "two"}, {"role": "user", "content": "three"}) == 3
+    assert [m["content"] for m in history.read("s")] == ["one", "two", "three"]
+    assert [m["content"] for m in history.read("s", last=2)] == ["two", "three"]
+    assert history.read("other") == []
+
+
+def test_clear_forgets_the_session_only(redis_url, key_prefix):
+    history = RedisHistoryStore.from_url(redis_url, prefix=key_prefix)
+    history.append("a", {"content": "kept"})
+    history.append("b", {"content": "dropped"})
+    history.clear("b")
+    assert history.read("b") == []
+    assert history.read("a") == [{"content": "kept"}]
+
+
+def test_append_refreshes_the_ttl(redis_url, key_prefix):
+    history = RedisHistoryStore.from_url(redis_url, prefix=key_prefix, ttl_seconds=60)
+    history.append("s", {"content": "x"})
+    assert 50 < redis.Redis.from_url(redis_url).ttl(history.key("s")) <= 60
+
+
+def test_agentchat_messages_are_stored_as_json(redis_url, key_prefix):
+    history = RedisHistoryStore.from_url(redis_url, prefix=key_prefix)
+    history.append("s", TextMessage(source="user", content="Remember adr-text-0001."))
+    [stored] = history.read("s")
+    assert TextMessage.model_validate(stored).content == "Remember adr-text-0001."
+
+
+def test_appends_from_many_threads_all_land(redis_url, key_prefix):
+    history = RedisHistoryStore.from_url(redis_url, prefix=key_prefix)
+    start = threading.Barrier(8)
+
+    def writer(index: int) -> None:
+        start.wait(timeout=10)
+        for turn in range(25):
+            history.append("s", {"writer": index, "turn": turn})
+
+    threads = [threading.Thread(target=writer, args=(index,)) for index in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    stored = history.read("s")
+    assert len(stored) == 200
+    assert {(m["writer"], m["turn"]) for m in stored} == {(w, t) for w in range(8) for t in range(25)}
+
+
+def test_async_store_has_the_same_behaviour(redis_url, key_prefix):
+    async def scenario():
+        history = AsyncRedisHistoryStore.from_url(redis_url, prefix=key_prefix, ttl_seconds=30)
+        await asyncio.gather(*(history.append("s", {"n": n}) for n in range(50)))
+        stored = await history.read("s")
+        last = await history.read("s", last=1)
+        ttl = await history.client.ttl(history.key("s"))
+        await history.clear("s")
+        empty = await history.read("s")
+        await history.client.aclose()
+        return stored, last, ttl, empty
+
+    stored, last, ttl, empty = asyncio.run(scenario())
+    assert sorted(m["n"] for m in stored) == list(range(50))
+    assert last == [stored[-1]]
+    assert 0 < ttl <= 30
+    assert empty == []
+
+
+@pytest.mark.parametrize("last", [0, -3])
+def test_read_refuses_a_non_positive_last(redis_url, key_prefix, last):
+    history = RedisHistoryStore.from_url(redis_url, prefix=key_prefix)
+    with pytest.raises(ValueError):
+        history.read("s", last=last)
