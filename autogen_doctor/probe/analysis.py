@@ -59,6 +59,8 @@ ALPHA = 0.01
 LOSS_RATE = 0.25
 # process-local-state: cross-backend checks must forget this much more often than same-backend ones.
 GAP = 0.30
+# Marks the misses of burst codewords that fit the lost-update shape but are too few to call it.
+UNPROVEN_HOLE = "unproven-hole"
 # Without backend identity: loss with at most this recall is "nothing is ever recalled".
 NOTHING_RECALLED = 0.05
 # Fewer usable replies than this share of the turns sent, or fewer checks than this: too few to judge.
@@ -108,7 +110,10 @@ def _binomial_tail(successes: int, trials: int, rate: float) -> float:
     for k in range(successes, trials + 1):
         log_term = (math.lgamma(trials + 1) - math.lgamma(k + 1) - math.lgamma(trials - k + 1)
                     + k * log_rate + (trials - k) * log_other)
-        total += math.exp(log_term)
+        term = math.exp(log_term)
+        total += term
+        if k > trials * rate and term < total * 1e-15:
+            break  # past the mode the terms only shrink
     return min(1.0, total)
 
 
@@ -250,6 +255,9 @@ def _find_holes(by_session: dict[str, list[TurnRecord]], checks: list[_Check]) -
             checking = [record for record in later if word in record.expected]
             if not checking:
                 continue
+            if any(check.explained_by for record in checking for check in checks_by_reply.get(id(record), [])
+                   if check.word == word):
+                continue  # already explained (a window dropped it)
             noise_mean += NOISE_RATE ** len(checking)
             if any(word in record.recalled for record in checking):
                 continue
@@ -291,6 +299,11 @@ def _find_holes(by_session: dict[str, list[TurnRecord]], checks: list[_Check]) -
         if not all(tied for *_, tied in holes):
             notes.append("some lost updates could not be tied to a backend (no identity); " + IDENTITY_HINT)
     elif holes:
+        # Not blamed on anything else either: these words fit the lost-update shape.
+        words = {(session, planter.planted) for session, planter, _, _ in holes}
+        for check in checks:
+            if (check.reply.session, check.word) in words and not check.recalled:
+                check.explained_by = UNPROVEN_HOLE
         notes.append(f"{_plural(len(holes), 'codeword')} planted by concurrent turns never came back, too "
                      f"few to tell a lost update from a model leaving words out; rerun with more --sessions")
     return found, notes
@@ -369,8 +382,16 @@ def _forgetting_lines(pool: list[_Check], describe, all_checks: list[_Check]) ->
     return [(session, line) for _, session, line in lines]
 
 
+def _origins(forgotten: list[_Check]) -> str:
+    """"pod-a/pid 17 (turns 1, 3), pod-b/pid 41 (turn 2)": where the forgotten words were planted."""
+    turns_by_backend: dict[str, list[int]] = {}
+    for check in forgotten:
+        turns_by_backend.setdefault(check.planted.backend.label, []).append(check.planted.turn)
+    return ", ".join(f"{label} ({_turn_list(turns)})" for label, turns in turns_by_backend.items())
+
+
 def _describe_cross(reply: TurnRecord, forgotten: list[_Check], group: list[_Check]) -> str:
-    origins = ", ".join(f"{check.planted.backend.label} (turn {check.planted.turn})" for check in forgotten)
+    origins = _origins(forgotten)
     what = "the codeword" if len(forgotten) == 1 else f"{len(forgotten)} codewords"
     line = f"session {reply.session}: turn {reply.turn} on {reply.backend.label} forgot {what} planted on {origins}"
     kept_same = [check for check in group if check.recalled and check.kind == "same"]
@@ -417,13 +438,15 @@ def analyse(transcript: Transcript) -> Verdict:
     if leaks.count:
         found[CROSS_SESSION_LEAK] = leaks
 
+    # A steady window first: under concurrent turns its dropped words would look like holes.
+    window_evidence, window = _find_window(checks, by_session)
+
     if transcript.concurrent_turns or any(record.burst for record in records):
         holes, hole_notes = _find_holes(by_session, checks)
         notes.extend(hole_notes)
         if holes.count:
             found[LOST_UPDATE] = holes
 
-    window_evidence, window = _find_window(checks, by_session)
     if not window_evidence.count:
         cross_total, cross_forgot = _class_counts(checks, "cross")
         if beyond_noise(cross_forgot, cross_total):
@@ -490,7 +513,8 @@ def analyse(transcript: Transcript) -> Verdict:
             if not check.recalled:
                 check.explained_by = cause
 
-    unexplained = [check for check in checks if not check.recalled and check.explained_by is None]
+    unexplained = [check for check in checks if not check.recalled and check.explained_by in (None, UNPROVEN_HOLE)]
+    unproven_holes = any(check.explained_by == UNPROVEN_HOLE for check in checks)
 
     # --- figures -------------------------------------------------------------------------------
     ok_records = [record for record in records if record.ok]
@@ -516,7 +540,8 @@ def analyse(transcript: Transcript) -> Verdict:
 
     # --- verdict -------------------------------------------------------------------------------
     causes = [CauseReport(cause, found[cause].count,
-                          [line for _, line in found[cause].lines[:EVIDENCE_CAP]], found[cause].summary)
+                          [line for _, line in found[cause].lines[:EVIDENCE_CAP]], found[cause].summary,
+                          evidence_omitted=max(0, len(found[cause].lines) - EVIDENCE_CAP))
               for cause in CAUSE_ORDER if cause in found]
     sent = len(records)
     identity_seen = bool(backend_replies)
@@ -532,13 +557,13 @@ def analyse(transcript: Transcript) -> Verdict:
             reason = (f"too few replies to judge: {len(ok_records)} of {sent} turns got a usable reply "
                       f"and {len(checks)} recall checks could be made; fix the errors or raise --retries, "
                       f"--timeout, --sessions")
+        elif unproven_holes:
+            reason = ("some codewords planted by concurrent turns never came back, too few to tell a lost "
+                      "update from a model leaving words out; rerun with more --sessions and --turns 4 or more")
         elif unexplained and len(unexplained) > NOISE_RATE * len(checks):
             reason = (f"{len(unexplained)} of {len(checks)} recall checks failed without a clear pattern, too "
                       f"few to tell state loss from a model leaving words out; rerun with more --sessions "
                       f"and --turns")
-        elif any("concurrent turns never came back" in note for note in notes):
-            reason = ("some codewords planted by concurrent turns never came back, too few to call a lost "
-                      "update; rerun with more --sessions")
         elif not identity_seen:
             reason = ("no loss seen, but the service exposes no backend identity, so a change of backend "
                       "could not be shown; " + IDENTITY_HINT)
@@ -558,8 +583,9 @@ def analyse(transcript: Transcript) -> Verdict:
                 reason = (f"memory held: {recall.recalled} of {recall.expected} codewords recalled, "
                           f"{cross_recalled} by a different backend from the one that received them")
 
-    if unexplained and (verdict != INCONCLUSIVE or "without a clear pattern" not in reason):
-        notes.append(f"{_plural(len(unexplained), 'recall check')} failed without a pattern of loss "
+    scattered = [check for check in unexplained if check.explained_by is None]
+    if scattered and (verdict != INCONCLUSIVE or "without a clear pattern" not in reason):
+        notes.append(f"{_plural(len(scattered), 'recall check')} failed without a pattern of loss "
                      f"(at most {NOISE_RATE:.0%} is treated as a model leaving words out)")
     if window is not None:
         notes.append(f"window: the service keeps the latest {window} codeword{'s' if window != 1 else ''}")
@@ -567,6 +593,15 @@ def analyse(transcript: Transcript) -> Verdict:
         notes.append(f"{_plural(errors, 'turn')} failed after retries and {_plural(retries, 'retry', 'retries')} "
                      f"{'was' if retries == 1 else 'were'} spent; errors are never counted as loss, and "
                      f"codewords planted by failed turns are not expected")
+    if NOT_REHYDRATED in found and identity_seen:
+        # A backend only as precise as its identity: workers of one pod, or pods that all run as
+        # PID 1, look like one backend and their split would read as "not restored".
+        if all(backend.pid is None for backend in backend_replies):
+            notes.append("backends are told apart by pod only: several workers inside one pod would look like "
+                         "one backend; expose the PID too (X-Backend-Pid) to tell not-rehydrated from a split")
+        elif all(backend.pod is None for backend in backend_replies):
+            notes.append("backends are told apart by PID only: pods that all run as PID 1 would look like one "
+                         "backend; expose the pod name too (X-Backend-Pod)")
     if identity_seen and any(record.ok and not record.backend.known for record in records):
         notes.append("some replies carried no backend identity; their checks could not be tied to a backend")
     if not identity_seen and verdict == STATE_LOSS and not any("could not be tied" in note for note in notes):
@@ -602,14 +637,20 @@ def _check_totals(checks: list[_Check], kind: str) -> tuple[int, int]:
 def _per_session(by_session: dict[str, list[TurnRecord]], checks: list[_Check],
                  found: dict[str, _Evidence]) -> list[dict]:
     rows = []
+    checks_by_session: dict[str, list[_Check]] = {}
+    for check in checks:
+        checks_by_session.setdefault(check.reply.session, []).append(check)
+    lines_by_session: dict[str, list[tuple[str, str]]] = {}
+    for cause in CAUSE_ORDER:
+        for owner, line in found[cause].lines if cause in found else ():
+            lines_by_session.setdefault(owner, []).append((cause, line))
     for session, records in by_session.items():
-        mine = [check for check in checks if check.reply.session == session]
+        mine = checks_by_session.get(session, [])
         labels: list[str] = []
         for record in records:
             if record.ok and record.backend.known and record.backend.label not in labels:
                 labels.append(record.backend.label)
-        evidence = [line for cause in CAUSE_ORDER if cause in found
-                    for owner, line in found[cause].lines if owner == session]
+        evidence = [line for _, line in lines_by_session.get(session, [])]
         rows.append({
             "session": session,
             "turns": len(records),
@@ -620,8 +661,7 @@ def _per_session(by_session: dict[str, list[TurnRecord]], checks: list[_Check],
             "recalled": sum(1 for check in mine if check.recalled),
             "forgotten": sum(1 for check in mine if not check.recalled),
             "foreign": sum(len(record.foreign) for record in records),
-            "causes": [cause for cause in CAUSE_ORDER
-                       if cause in found and any(owner == session for owner, _ in found[cause].lines)],
+            "causes": list(dict.fromkeys(cause for cause, _ in lines_by_session.get(session, []))),
             "evidence": evidence[:EVIDENCE_CAP],
         })
     return rows

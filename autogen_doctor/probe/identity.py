@@ -39,14 +39,16 @@ def identify(
 
     Flags win over the common headers; a part asked for by a flag is never guessed from a
     common header, so a misspelt flag shows as an unknown backend instead of a wrong one.
-    `headers` must be case-insensitive (httpx.Headers).
+    Header names match case-insensitively.
     """
     documents = list(documents)
     sources: list[str] = []
+    # One lower-cased dict, then plain lookups: ten common names are tried per reply.
+    by_name = {name.lower(): value for name, value in headers.items()}
 
     def pick(header_flag, path_flag, common) -> str | None:
         if header_flag:
-            value = _clean(headers.get(header_flag))
+            value = _clean(by_name.get(header_flag.lower()))
             if value is not None:
                 sources.append(f"header {header_flag}")
             return value
@@ -56,7 +58,7 @@ def identify(
                 sources.append(f"json {path_flag}")
             return value
         for name in common:
-            value = _clean(headers.get(name))
+            value = _clean(by_name.get(name.lower()))
             if value is not None:
                 sources.append(f"header {name}")
                 return value

@@ -24,7 +24,7 @@ from autogen_doctor.probe.identity import identify
 from autogen_doctor.probe.options import ProbeOptions
 from autogen_doctor.probe.plan import CODEWORD_PATTERN, Plan, SessionPlan, TurnPlan, render_body
 from autogen_doctor.probe.redact import redact_body, redact_headers, redact_url
-from autogen_doctor.probe.transcript import Backend, TurnRecord
+from autogen_doctor.probe.transcript import TurnRecord
 
 MAX_REPLY_BYTES = 2 * 1024 * 1024
 REPLY_TEXT_LIMIT = 4000  # characters of reply text kept in a record
@@ -49,13 +49,6 @@ class Outcome:
     retryable: bool = False
     # Connection-level failure (refused, DNS, TLS, timeout): the target may be unreachable.
     unreachable: bool = False
-
-
-@dataclass
-class SendResult:
-    records: list[TurnRecord]
-    identity_source: str | None
-    duration_s: float
 
 
 ProgressHook = Callable[[str, TurnRecord | None], None]  # ("turn", record) / ("session", None)
@@ -90,6 +83,7 @@ class Sender:
         self.options = options
         self.plan = plan
         self.url = url
+        self.shown_url = redact_url(url)
         self.progress = progress
         self.started = 0.0
         self.identity_sources: list[str] = []
@@ -112,17 +106,13 @@ class Sender:
         response = await client.send(request, stream=True)
         try:
             chunks, size = [], 0
-            async for chunk in response.aiter_raw():
+            async for chunk in response.aiter_bytes():  # decoded (gzip...), counted as it comes
                 chunks.append(chunk)
                 size += len(chunk)
                 if size > MAX_REPLY_BYTES:
                     return Outcome(status=response.status_code, headers=response.headers,
                                    error=f"reply larger than {MAX_REPLY_BYTES // (1024 * 1024)} MiB")
-            body = b"".join(chunks)
-            # Decode gzip/deflate the way httpx would (we read raw bytes to cap the size).
-            decoder = response._get_content_decoder()  # noqa: SLF001 - public API has no capped read
-            body = decoder.decode(body) + decoder.flush()
-            return Outcome(status=response.status_code, headers=response.headers, body=body)
+            return Outcome(status=response.status_code, headers=response.headers, body=b"".join(chunks))
         finally:
             await response.aclose()
 
@@ -171,11 +161,12 @@ class Sender:
             attempts += 1
             request = client.build_request(options.method, self.url, content=body.encode("utf-8"),
                                            headers=self.base_headers)
-            cookies.set_cookie_header(request)
+            if cookies:
+                cookies.set_cookie_header(request)
             began = time.perf_counter()
             outcome = await self._attempt(client, request)
             latency = time.perf_counter() - began
-            if outcome.status is not None:
+            if outcome.status is not None and "set-cookie" in outcome.headers:
                 cookies.extract_cookies(httpx.Response(outcome.status, headers=outcome.headers, request=request))
             if not outcome.retryable or attempts > options.retries:
                 break
@@ -185,7 +176,7 @@ class Sender:
             session=session.session, turn=turn.turn, planted=turn.codeword, status=outcome.status,
             error=outcome.error, attempts=attempts, sent_at=round(sent_at, 6), latency_s=round(latency, 6),
             burst=turn.burst,
-            request={"method": options.method, "url": redact_url(self.url),
+            request={"method": options.method, "url": self.shown_url,
                      "headers": redact_headers(request.headers.multi_items()), "body": redact_body(body)},
             response_headers=redact_headers(outcome.headers.multi_items()),
         )

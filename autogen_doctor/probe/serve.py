@@ -123,7 +123,13 @@ class ServerCommand:
 
     @property
     def display(self) -> str:
-        assignments = [f"{name}={shlex.quote(value)}" for name, value in self.env.items()]
+        """The command as a shell would show it, secrets in the assignments redacted."""
+        from autogen_doctor.probe.redact import REDACTED, is_secret_name, redact_url
+
+        assignments = [
+            f"{name}={REDACTED if is_secret_name(name) else shlex.quote(redact_url(value))}"
+            for name, value in self.env.items()
+        ]
         return " ".join([*assignments, shlex.join(self.argv)])
 
 
@@ -134,9 +140,8 @@ def _option_name(token: str, known: Sequence[str]) -> str | None:
             return option
         if option.startswith("--") and token.startswith(option + "="):
             return option
-        if len(option) == 2 and not option.startswith("--") and token.startswith(option) and len(token) > 2:
-            # `-w4`; but not another long option that merely starts with the letter
-            return option if not token.startswith("--") else None
+        if len(option) == 2 and token.startswith(option) and not token.startswith("--"):
+            return option  # `-w4`: a short option with its value attached
     return None
 
 
@@ -263,7 +268,7 @@ class _Terminated(BaseException):
 
 
 @contextlib.contextmanager
-def _exit_cleanly_on_termination() -> Iterator[None]:
+def exit_cleanly_on_termination() -> Iterator[None]:
     """Turn SIGTERM and SIGHUP into an exception while a server runs (main thread only).
 
     Python's default for these signals ends the process without running `finally` blocks,
@@ -293,19 +298,36 @@ def _exit_cleanly_on_termination() -> Iterator[None]:
 
 @contextlib.contextmanager
 def _signals_deferred() -> Iterator[None]:
-    """Ignore SIGINT/SIGTERM while the server is being stopped, so a second Ctrl-C cannot
-    interrupt the stop half-way and leave workers behind (the stop is bounded)."""
+    """Hold SIGINT/SIGTERM/SIGHUP while a server is being stopped, then deliver them.
+
+    A second Ctrl-C must not cut the (bounded) stop short and leave workers behind, nor be
+    lost: it is raised again, through the usual handler, once the stop is done.
+    """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    pending: list[int] = []
     saved = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     for signum in saved:
-        signal.signal(signum, signal.SIG_IGN)
+        signal.signal(signum, lambda received, _frame: pending.append(received))
     try:
         yield
     finally:
         for signum, handler in saved.items():
             signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
+        if pending:
+            signal.raise_signal(pending[0])
+
+
+def spawn_group(argv: Sequence[str], *, cwd: str | os.PathLike[str] | None = None,
+                env: dict[str, str] | None = None, log: Any = subprocess.DEVNULL) -> subprocess.Popen[bytes]:
+    """Start `argv` in a new session (its own process group), tracked so that an unexpected
+    exit of autogen-doctor still kills it (atexit). Stop it with `stop_process_group`."""
+    process = subprocess.Popen(list(argv), cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+                               stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    with _live_lock:
+        _live_processes.add(process)
+    return process
 
 
 def stop_process_group(process: subprocess.Popen[bytes], grace_s: float = DEFAULT_STOP_GRACE_S) -> None:
@@ -500,16 +522,11 @@ def served(
     log_path = Path(log_file.name)
     process: subprocess.Popen[bytes] | None = None
     try:
-        with _exit_cleanly_on_termination():
+        with exit_cleanly_on_termination():
             try:
-                process = subprocess.Popen(
-                    list(adapted.argv), cwd=cwd, env=full_env, stdin=subprocess.DEVNULL,
-                    stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True,
-                )
+                process = spawn_group(adapted.argv, cwd=cwd, env=full_env, log=log_file)
             except OSError as error:
                 raise UserError(f"--serve cannot start {adapted.argv[0]!r}: {error.strerror or error}") from error
-            with _live_lock:
-                _live_processes.add(process)
             try:
                 deadline = time.monotonic() + ready_timeout_s
                 _wait_until_answering(process, base_url, workers, deadline, log_path, adapted.display)
@@ -640,6 +657,9 @@ def run_serve(options: "ProbeOptions") -> int:
             print(f"autogen-doctor: {message}", file=sys.stderr, flush=True)
 
     adapt_command(command, max(counts), 0)  # refuse a command we cannot adapt before starting anything
+    if fmt == "html" and len(counts) > 1 and getattr(options, "output", None) in (None, "", "-"):
+        raise UserError("--format html with several worker counts needs --output FILE.html "
+                        "(one page per count: FILE.1w.html, FILE.4w.html, ...)")
     runs: list[ServedRun] = []
     for workers in counts:
         run = ServedRun(workers=workers, command=command)
@@ -658,6 +678,12 @@ def run_serve(options: "ProbeOptions") -> int:
                     run.exit_code = _verdict_exit_code(run.verdict)
                     if getattr(probed, "note", None):
                         note(f"note ({workers_label(workers)}): {probed.note}")
+        except (KeyboardInterrupt, SystemExit) as stopped:
+            # typer turns Ctrl-C into a silent exit 130, SIGTERM exits 143: say what became of the service.
+            if isinstance(stopped, KeyboardInterrupt) or stopped.code in (128 + signal.SIGTERM, 128 + signal.SIGHUP):
+                print(f"autogen-doctor: interrupted; the service ({workers_label(workers)}) was stopped",
+                      file=sys.stderr, flush=True)
+            raise
         except ServeError as error:
             # The same command would fail the same way for the other counts: stop here.
             if error.log_tail:
@@ -683,9 +709,9 @@ def _options_for_run(options: Any, workers: int, url: str) -> Any:
     return dataclasses.replace(options, **changes)
 
 
-def comparison_lines(runs: Sequence[ServedRun]) -> list[str]:
+def comparison_lines(runs: Sequence[ServedRun], *, align: bool = True) -> list[str]:
     """`1 worker: no loss seen (inconclusive: one backend)` and so on, one line per run."""
-    width = max((len(workers_label(run.workers)) for run in runs), default=0) + 1
+    width = max((len(workers_label(run.workers)) for run in runs), default=0) + 1 if align else 0
     return [f"{(workers_label(run.workers) + ':').ljust(width)} {summarize_run(run)}" for run in runs]
 
 
@@ -737,10 +763,7 @@ def _report(runs: Sequence[ServedRun], options: Any, fmt: str) -> None:
         return
     parts: list[str] = []
     heading = "## {label}: `{command}`\n" if fmt == "markdown" else "=== {label}: {command} ===\n"
-    quiet = bool(getattr(options, "quiet", False))
     for run in runs:
-        if quiet and fmt == "text":
-            break
         parts.append(heading.format(label=workers_label(run.workers), command=run.command))
         if run.error is not None:
             parts.append(f"error: {run.error}\n")
@@ -787,7 +810,7 @@ def _json_document(runs: Sequence[ServedRun], options: Any) -> dict[str, Any]:
     return {
         "serve": getattr(options, "serve", None),
         "runs": items,
-        "comparison": "; ".join(comparison_lines(runs)),
+        "comparison": "; ".join(comparison_lines(runs, align=False)),
         "exit_code": serve_exit_code(runs),
         "version": __version__,
     }

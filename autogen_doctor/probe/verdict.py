@@ -37,10 +37,11 @@ class CauseReport:
     count: int
     evidence: list[str] = field(default_factory=list)
     summary: str = ""  # e.g. "36 of 36 codewords planted on another backend were forgotten"
+    evidence_omitted: int = 0  # evidence lines left out by the cap
 
     def to_json(self) -> dict[str, Any]:
         return {"cause": self.cause, "count": self.count, "evidence": list(self.evidence),
-                "summary": self.summary}
+                "summary": self.summary, "evidence_omitted": self.evidence_omitted}
 
 
 @dataclass(slots=True)

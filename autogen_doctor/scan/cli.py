@@ -188,13 +188,15 @@ def _use_color(stream) -> bool:
 
 
 def _nothing_scanned(result: ScanResult) -> str | None:
-    """Why the scan is a usage failure (exit 2), or None when something was scanned."""
-    if result.files_scanned == 0 and not result.errors:
+    """Why the scan is a usage failure (exit 2), or None when something was scanned.
+
+    `files_scanned` counts the files that were read and parsed; errored files are not in it.
+    """
+    if result.files_scanned > 0:
+        return None
+    if not result.errors:
         return "no Python or deployment files to scan"
-    failed = {error.path for error in result.errors}
-    if result.files_scanned == 0 or (failed and len(failed) >= result.files_scanned):
-        return "no file could be scanned"
-    return None
+    return "no file could be scanned"
 
 
 def run_scan(options: ScanOptions, rules: Mapping) -> int:

@@ -180,13 +180,31 @@ def build_project(paths: Sequence[Path], files: Sequence[SourceFile], outcomes: 
     return project, errors
 
 
+def _load_rules_tolerantly(errors: list[ScanError]) -> dict:
+    """The registry, importing each rule module on its own so one broken module is an error
+    entry instead of a failed scan."""
+    import importlib
+    import pkgutil
+
+    from autogen_doctor.scan import rules as package
+    from autogen_doctor.scan.registry import REGISTRY
+
+    for module in pkgutil.iter_modules(package.__path__):
+        if module.name.startswith("_"):
+            continue
+        try:
+            importlib.import_module(f"{package.__name__}.{module.name}")
+        except Exception as error:
+            errors.append(ScanError(f"<rule module {module.name}>",
+                                    f"cannot load rule module ({type(error).__name__}: {error}); this is a bug"))
+    return dict(sorted(REGISTRY.items()))
+
+
 def run_rules(project: Project) -> tuple[list[Finding], list[ScanError]]:
     """Every registered rule over the project, at default severity."""
-    from autogen_doctor.scan.registry import load_rules
-
     findings: list[Finding] = []
     errors: list[ScanError] = []
-    for code, rule in load_rules().items():
+    for code, rule in _load_rules_tolerantly(errors).items():
         try:
             findings.extend(rule.check(project))
         except Exception as error:  # one broken rule must not hide the others' findings

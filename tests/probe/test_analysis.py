@@ -348,3 +348,22 @@ def test_record_without_planting_record_is_classed_unknown():
                    backend=Backend(pid="1"), status=200)])
     verdict = analyse(transcript)
     assert verdict.checks["unknown"] == {"expected": 1, "recalled": 1}
+
+
+def test_not_rehydrated_with_pod_only_identity_warns_that_workers_may_hide_in_a_pod():
+    # Two workers inside one pod with per-process dicts: only the pod is exposed.
+    transcript = simulate(round_robin(8, 4, ["pod-a/1", "pod-a/2"]), "process")
+    for record in transcript.records:
+        record.backend = Backend(pod=record.backend.pod)
+    verdict = analyse(transcript)
+    assert verdict.cause == "not-rehydrated"
+    assert any("told apart by pod only" in note for note in verdict.notes)
+
+
+def test_not_rehydrated_with_pid_only_identity_warns_about_pid_1_pods():
+    transcript = simulate(round_robin(8, 4, ["pod-a/1", "pod-b/1"]), "process")
+    for record in transcript.records:
+        record.backend = Backend(pid=record.backend.pid)
+    verdict = analyse(transcript)
+    assert verdict.cause == "not-rehydrated"
+    assert any("PID 1" in note for note in verdict.notes)

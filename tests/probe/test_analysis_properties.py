@@ -109,11 +109,12 @@ def test_lost_updates_in_a_shared_store_are_never_blamed_on_backends(run):
     routes, burst, lost = run
     verdict = analyse(simulate(routes, "shared", burst=burst, lost=lost))
     causes = [report.cause for report in verdict.causes]
-    assert "not-rehydrated" not in causes and "history-truncated" not in causes
+    assert "not-rehydrated" not in causes
     if verdict.checks["cross"]["recalled"] > 0:
         # Once the run shows backends sharing the store, a vanished word is a hole, not a split.
-        # (Without that proof, a word lost on another backend looks exactly like a split.)
-        assert set(causes) <= {"lost-update"}
+        # (Without that proof, a word lost on another backend looks exactly like a split, and on
+        # a tiny run a lost oldest word may look like a window of the latest K.)
+        assert set(causes) <= {"lost-update", "history-truncated"}
     if not lost:
         assert verdict.verdict != "state-loss"
 

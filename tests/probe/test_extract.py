@@ -27,7 +27,7 @@ def test_missing_reply_path_is_an_error_naming_the_path():
 
 def test_non_json_reply_with_a_reply_path_is_an_error():
     with pytest.raises(ExtractError, match="not JSON"):
-        extract_reply(b"<html>hi</html>", "text/html", "reply")
+        extract_reply(b"hello there", "text/plain", "reply")
 
 
 @pytest.mark.parametrize("document, expected", [

@@ -7,6 +7,7 @@ and bad input ending as one line on stderr with exit 2 (never a traceback, never
 import json
 import subprocess
 import sys
+import textwrap
 import time
 
 import pytest
@@ -18,6 +19,20 @@ pytestmark = pytest.mark.services
 APP = "tests.probe.targets.chat_stores:app"
 SPEC_FIELDS = {"verdict", "cause", "causes", "url", "sessions", "turns", "replies", "errors", "backends",
                "recall", "per_session", "duration_s", "version"}
+# A service whose history lives in a module-level dict: the scan flags it (AD1).
+SERVICE_SOURCE = textwrap.dedent('''
+    from fastapi import FastAPI
+
+    app = FastAPI()
+    HISTORY: dict[str, list[str]] = {}
+
+
+    @app.post("/chat")
+    async def chat(payload: dict) -> dict:
+        history = HISTORY.setdefault(payload["session_id"], [])
+        history.append(payload["message"])
+        return {"reply": " ".join(history)}
+''')
 
 
 @pytest.fixture(scope="module")
@@ -107,15 +122,15 @@ def test_output_formats_are_written_to_the_output_file(four_workers, tmp_path, f
     assert done.stdout == "" and marker in output.read_text()
 
 
-def test_src_links_the_cause_to_scan_findings(four_workers):
-    pytest.importorskip("autogen_doctor.scan.engine", reason="the scan engine is not built yet")
-    # The target's own source keeps the /memory history in a module-level dict.
-    done = cli(four_workers + "/memory", "--format", "json", "--seed", 206,
-               "--src", "tests/probe/targets/chat_stores.py")
+def test_src_links_process_local_state_to_the_module_level_dict(four_workers, tmp_path):
+    (tmp_path / "app.py").write_text(SERVICE_SOURCE)
+    done = cli(four_workers + "/memory", "--format", "json", "--seed", 301, "--src", tmp_path)
     assert done.returncode == 1, done.stderr
-    linked = json.loads(done.stdout)["linked_findings"]
+    report = json.loads(done.stdout)
+    assert report["cause"] == "process-local-state"
+    linked = report["linked_findings"]
     assert linked and all(item["cause"] == "process-local-state" for item in linked)
-    assert any(item["code"].startswith("AD1") and "chat_stores.py" in item["path"] for item in linked)
+    assert any(item["code"].startswith("AD1") and item["path"].endswith("app.py") for item in linked)
 
 
 def test_closed_port_is_unreachable():

@@ -98,6 +98,16 @@ def test_one_request_in_four_failing_with_500_still_passes_and_counts_retries(fo
     assert any(record.attempts > 1 for record in run.transcript.records)
 
 
+def test_failed_turns_without_retries_are_counted_and_never_taken_for_loss(four_workers):
+    run = probe(four_workers + "/flaky", seed=114, retries=0)
+    failed = [record for record in run.transcript.records if not record.ok]
+    assert len(failed) == 8 and all(record.status == 500 for record in failed)  # 1 in 4 of 32
+    assert run.verdict.errors == 8 and run.verdict.verdict == "pass"
+    # A failed turn plants nothing: no later turn expects its codeword.
+    expected = {word for record in run.transcript.records for word in record.expected}
+    assert not expected & {record.planted for record in failed}
+
+
 def test_identity_in_the_json_body(four_workers):
     run = probe(four_workers + "/memory?identity=body", seed=110, pid_path="served_by.pid")
     assert (run.verdict.verdict, run.verdict.cause) == ("state-loss", "process-local-state")

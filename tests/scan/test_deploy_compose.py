@@ -94,3 +94,9 @@ def test_tmpfs_at_app_path_fires_and_tmp_is_silent(tmp_path):
 def test_named_volume_is_silent(tmp_path):
     text = "services:\n  chat:\n    image: c\n    volumes:\n      - history:/app/history\nvolumes:\n  history: {}\n"
     assert scan(tmp_path, text, "AD351") == []
+
+
+def test_replicated_store_image_is_silent_but_built_service_counts(tmp_path):
+    text = ("services:\n  redis:\n    image: bitnami/redis:7\n    deploy:\n      replicas: 3\n"
+            "  chat:\n    image: nginx\n    build: .\n    scale: 2\n")
+    assert [finding.symbol for finding in scan(tmp_path, text, "AD404")] == ["chat"]

@@ -156,3 +156,30 @@ def test_dockerfile_variants_are_recognised_and_lookalikes_are_not():
         assert is_deploy_file(Path(name)), name
     for name in ("Dockerfile.md", "dockerfile_utils.py", "Dockerfiles.txt", "README.md", "main.py"):
         assert not is_deploy_file(Path(name)), name
+
+
+def test_web_concurrency_set_by_the_shell_line_itself_counts(tmp_path):
+    [exported] = scan(tmp_path, "FROM python\nCMD export WEB_CONCURRENCY=4; exec gunicorn app:app\n", "AD401")
+    assert exported.line == 2 and "WEB_CONCURRENCY=4" in exported.message
+    [inline] = scan(tmp_path, 'FROM python\nCMD ["sh", "-c", "WEB_CONCURRENCY=3 uvicorn app:app"]\n', "AD401")
+    assert "3 worker processes" in inline.message
+    assert scan(tmp_path, "FROM python\nCMD export WEB_CONCURRENCY=4; exec gunicorn -w 1 app:app\n", "AD401") == []
+
+
+def test_wrapper_options_with_values_are_skipped(tmp_path):
+    text = "FROM python\nCMD opentelemetry-instrument --service_name chat uvicorn app:app --workers 3\n"
+    [finding] = scan(tmp_path, text, "AD401")
+    assert "uvicorn --workers 3" in finding.message
+
+
+def test_installing_or_mentioning_a_server_is_not_running_it(tmp_path):
+    text = 'FROM python\nCMD ["sh", "-c", "pip install gunicorn && echo gunicorn -w 4 && python app.py"]\n'
+    assert scan(tmp_path, text, "AD401") == []
+
+
+def test_gunicorn_cmd_args_env_fires_at_the_env_line(tmp_path):
+    text = 'FROM python\nENV GUNICORN_CMD_ARGS="--bind=0.0.0.0:80 --workers=3"\nCMD ["gunicorn", "app:app"]\n'
+    [finding] = scan(tmp_path, text, "AD401")
+    assert finding.line == 2 and "3 worker processes" in finding.message
+    explicit = 'FROM python\nENV GUNICORN_CMD_ARGS="--workers=3"\nCMD ["gunicorn", "-w", "1", "app:app"]\n'
+    assert scan(tmp_path, explicit, "AD401") == []

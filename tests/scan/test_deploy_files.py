@@ -129,3 +129,35 @@ def test_is_deploy_file_by_name():
     no = ["app.py", "gunicorn.conf.py.bak", "README.md", "nginx.conf", "setup.cfg", "requirements.txt"]
     assert [name for name in yes if not is_deploy_file(Path(name))] == []
     assert [name for name in no if is_deploy_file(Path(name))] == []
+
+
+def test_merge_key_bomb_and_recursive_aliases_are_handled_quickly(tmp_path):
+    lines = ["a0: &a0 {x: 1}"]
+    for level in range(1, 12):
+        lines.append(f"a{level}: &a{level}\n  <<: [{', '.join([f'*a{level - 1}'] * 9)}]\n  k{level}: v")
+    lines.append("services:\n  web:\n    <<: *a11\n    image: x\n    deploy: {replicas: 2}")
+    started = time.perf_counter()
+    deploy = parse(tmp_path, "bomb.yaml", "\n".join(lines) + "\n")
+    assert [fact.evidence for fact in deploy.scaling] == ["deploy.replicas: 2"]
+    assert time.perf_counter() - started < 5  # 9**11 entries if merges were expanded naively
+    looping = parse(tmp_path, "loop.yaml", "apiVersion: v1\nkind: List\nitems: &i\n  - apiVersion: v1\n"
+                                           "    kind: List\n    items: *i\n")
+    assert looping.scaling == []
+
+
+EXAMPLE_FILES = {"AD350": "deploy.yaml", "AD351": "compose.yaml", "AD401": "Dockerfile", "AD402": "deploy.yaml",
+                 "AD403": "hpa.yaml", "AD404": "compose.yaml", "AD405": "Procfile", "AD406": "supervisord.conf",
+                 "AD407": "app.yaml"}
+
+
+@pytest.mark.parametrize("code", sorted(EXAMPLE_FILES))
+def test_each_rule_documents_itself_and_its_example_fires(tmp_path, code):
+    from autogen_doctor.scan.registry import load_rules
+
+    rule = load_rules()[code]
+    doc = rule.doc
+    assert doc.what_it_does and doc.why_bad and doc.example and doc.use_instead
+    example = doc.example.split("```", 2)[1].split("\n", 1)[1]  # the first fenced block's body
+    deploy = parse(tmp_path, EXAMPLE_FILES[code], example)
+    findings = list(rule.check(Project(roots=[tmp_path], deploy_files=[deploy])))
+    assert findings and all(finding.code == code for finding in findings)

@@ -187,3 +187,53 @@ def test_helm_template_is_skipped_quietly(tmp_path):
     path.write_text(text)
     deploy = parse_deploy_file(path, "templates/deployment.yaml", text)
     assert deploy.kind == "other" and not deploy.scaling and "template" in deploy.note
+
+
+def test_replicated_infrastructure_images_are_not_scaling_evidence(tmp_path):
+    proxy = deployment(name="proxy", replicas=3, containers="        - name: nginx\n          image: nginx:1.25\n")
+    hpa = ("apiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata: {name: proxy}\nspec:\n"
+           "  scaleTargetRef: {kind: Deployment, name: proxy}\n  maxReplicas: 4\n---\n")
+    text = hpa + proxy + "---\n" + deployment(name="chat", replicas=2)
+    assert [finding.symbol for finding in scan(tmp_path, text, "AD402")] == ["chat"]
+    assert scan(tmp_path, text, "AD403") == []
+
+
+def test_redis_with_an_emptydir_still_fires_ad350(tmp_path):
+    containers = ("        - name: redis\n          image: redis:7\n          volumeMounts:\n"
+                  "            - name: history\n              mountPath: /data\n")
+    [finding] = scan(tmp_path, deployment(name="redis", containers=containers, volumes=EMPTYDIR_VOLUMES), "AD350")
+    assert finding.symbol == "redis"
+
+
+def test_template_text_inside_values_does_not_hide_the_manifest(tmp_path):
+    alerts = ("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: alerts}\ndata:\n  rules.yml: |\n"
+              "    summary: \"{{ $labels.instance }} is down\"\n---\n")
+    [finding] = scan(tmp_path, alerts + deployment(replicas=2), "AD402")
+    assert finding.symbol == "chat"
+
+
+def test_helm_template_whose_actions_break_yaml_is_skipped(tmp_path):
+    text = ("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: chat\nspec:\n"
+            "  replicas: {{ .Values.replicas | default 3 }}\n  selector: {{ toYaml .Values.selector }}\n")
+    path = tmp_path / "deployment.yaml"
+    path.write_text(text)
+    deploy = parse_deploy_file(path, "deployment.yaml", text)
+    assert deploy.kind in ("other", "kubernetes") and deploy.scaling == []
+
+
+KNATIVE = ("apiVersion: serving.knative.dev/v1\nkind: Service\nmetadata:\n  name: chat\nspec:\n  template:\n"
+           "    metadata:\n      annotations:\n{annotations}    spec:\n      containers:\n        - image: chat\n")
+
+
+def test_knative_or_cloud_run_service_autoscales_unless_capped_at_one(tmp_path):
+    [capped] = scan(tmp_path, KNATIVE.format(annotations='        autoscaling.knative.dev/maxScale: "5"\n'), "AD403")
+    assert capped.line == 9 and "5 pods" in capped.message
+    [default] = scan(tmp_path, KNATIVE.format(annotations='        run.googleapis.com/startup-cpu-boost: "true"\n'),
+                     "AD403")
+    assert default.line == 2 and "Cloud Run" in default.message
+    assert scan(tmp_path, KNATIVE.format(annotations='        autoscaling.knative.dev/maxScale: "1"\n'), "AD403") == []
+
+
+def test_plain_kubernetes_service_is_not_an_autoscaler(tmp_path):
+    text = "apiVersion: v1\nkind: Service\nmetadata: {name: chat}\nspec:\n  ports: [{port: 80}]\n"
+    assert scan(tmp_path, text, "AD403") == []

@@ -103,3 +103,44 @@ def test_conf_d_file_without_program_sections_is_other(tmp_path):
 def test_names_that_are_not_process_files():
     for name in ("Procfile.dev", "gunicorn.py", "app.conf", "settings.ini"):
         assert not is_deploy_file(Path(name)), name
+
+
+def test_tiangolo_style_gunicorn_conf_counts_at_least_two_workers(tmp_path):
+    text = ("import multiprocessing\nimport os\n\nweb_concurrency_str = os.getenv('WEB_CONCURRENCY', None)\n"
+            "cores = multiprocessing.cpu_count()\nworkers_per_core = float(os.getenv('WORKERS_PER_CORE', '1'))\n"
+            "if web_concurrency_str:\n    web_concurrency = int(web_concurrency_str)\nelse:\n"
+            "    web_concurrency = max(int(workers_per_core * cores), 2)\n\nworkers = web_concurrency\n")
+    [finding] = scan(tmp_path, "gunicorn_conf.py", text, "AD401")
+    assert finding.line == 12 and "at least 2 worker processes" in finding.message
+
+
+START_SCRIPT = """#!/usr/bin/env sh
+set -e
+# exec uvicorn app:app --workers 16   (old setup)
+python manage.py migrate
+export WORKERS=${WORKERS:-4}
+if [ "$MODE" = "worker" ]; then
+    exec celery -A chat worker --pool solo
+else
+    exec gunicorn -k uvicorn.workers.UvicornWorker --workers $WORKERS chat.app:app
+fi
+"""
+
+
+def test_start_script_exported_default_and_branches(tmp_path):
+    [finding] = scan(tmp_path, "docker/start.sh", START_SCRIPT, "AD401")
+    assert finding.line == 9 and "4 worker processes (default of $WORKERS)" in finding.message
+    assert scan(tmp_path, "docker/start.sh", START_SCRIPT, "AD405") == []
+
+
+def test_start_script_single_process_is_silent(tmp_path):
+    text = "#!/bin/sh\nexec uvicorn app:app --host 0.0.0.0 --port \"${PORT:-8000}\"\n"
+    assert scan(tmp_path, "docker-entrypoint.sh", text, "AD401") == []
+
+
+def test_only_start_scripts_are_read():
+    for name in ("entrypoint.sh", "docker-entrypoint.sh", "api-entrypoint.sh", "start.sh", "start-worker.sh",
+                 "boot.sh", "run-server.sh"):
+        assert is_deploy_file(Path(name)), name
+    for name in ("run.sh", "test.sh", "install.sh", "bench.sh", "deploy.sh", "prestart.sh"):
+        assert not is_deploy_file(Path(name)), name

@@ -56,7 +56,7 @@ def test_unknown_path_is_one_line_usage_error(tmp_path):
 @pytest.mark.parametrize("args, message", [
     (["--fail-on", "fatal"], "--fail-on must be info, warning or error"),
     (["--format", "xml"], "--format must be one of"),
-    (["--select", "AD999"], "unknown rule code 'AD999'"),
+    (["--select", "AD199"], "unknown rule code 'AD199'"),
     (["--baseline", "missing.json"], "does not exist"),
 ])
 def test_bad_flag_values_are_one_line_usage_errors(stateful_project, args, message):
@@ -233,7 +233,7 @@ def test_unused_suppressions_are_reported_when_asked(stateful_project):
     assert plain.returncode == 0 and "unused" not in plain.stdout
     asked = run_scan(stateful_project, "--report-unused-suppressions")
     assert asked.returncode == 1
-    (unused,) = [text for text in asked.stdout.splitlines() if "unused suppression" in text]
+    (unused,) = [text for text in asked.stdout.splitlines() if ": unused suppression" in text]
     assert unused.startswith("app/clean.py:1:1: unused suppression `# autogen-doctor: ignore[AD101]`")
     report = json_report(run_scan(stateful_project, "--report-unused-suppressions", "--format", "json"))
     assert [(item["path"], item["line"]) for item in report["summary"]["unused_suppressions"]] == [("app/clean.py", 1)]
@@ -303,3 +303,58 @@ def test_cache_gives_same_report_and_sees_a_changed_file(tmp_path):
     (tmp_path / "svc0" / "main.py").write_text(STATEFUL_APP)
     again = run_scan(tmp_path, *cache)
     assert [item["path"] for item in findings_of(again)] == ["svc0/main.py", "svc3/main.py"]
+
+
+_HANDLER_USING_IMPORTED_STORE = '''\
+from fastapi import FastAPI
+
+from app.state import SESSIONS
+
+app = FastAPI()
+
+
+@app.post("/chat/{session_id}")
+async def chat(session_id: str, message: str):
+    history = SESSIONS.get(session_id, [])
+    history.append(message)
+    SESSIONS[session_id] = history
+    return {"reply": len(history)}
+'''
+
+_STORE_IN_PROCESS = "SESSIONS = {}\n"
+
+_STORE_IN_REDIS = '''\
+import redis
+
+
+class RedisSessions:
+    """Item assignment writes through to Redis, shared by every worker."""
+
+    def __init__(self, client):
+        self.client = client
+
+    def get(self, key, default=None):
+        value = self.client.get(key)
+        return default if value is None else value
+
+    def __setitem__(self, key, value):
+        self.client.set(key, value)
+
+
+SESSIONS = RedisSessions(redis.Redis())
+'''
+
+
+def test_cache_sees_a_change_in_an_imported_module(tmp_path):
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "__init__.py").write_text("")
+    (tmp_path / "app" / "main.py").write_text(_HANDLER_USING_IMPORTED_STORE)
+    state = tmp_path / "app" / "state.py"
+    state.write_text(_STORE_IN_PROCESS)
+    cache = ["--cache-dir", str(tmp_path.parent / f"{tmp_path.name}-cache"), "--format", "json"]
+
+    assert [item["path"] for item in findings_of(run_scan(tmp_path, *cache))] == ["app/main.py"]
+    state.write_text(_STORE_IN_REDIS)  # main.py is untouched; what it imports changed
+    assert findings_of(run_scan(tmp_path, *cache)) == []
+    state.write_text(_STORE_IN_PROCESS)
+    assert [item["path"] for item in findings_of(run_scan(tmp_path, *cache))] == ["app/main.py"]

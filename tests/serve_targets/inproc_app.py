@@ -4,7 +4,8 @@ Plain ASGI, so it starts fast under any worker count. Every reply lists every me
 session this process has seen, and names the process in X-Backend-Pid.
 Test knobs (environment): SERVE_TARGET_DELAY_S sleeps before each chat reply;
 SERVE_TARGET_TOUCH is a file that gets one line per chat request; SERVE_TARGET_STAGGER_DIR
-makes the n-th worker to import this module wait n seconds first (workers come up one by one).
+makes the n-th worker to import this module wait n seconds first (workers come up one by one);
+SERVE_TARGET_ANONYMOUS=1 leaves out the X-Backend-Pid header.
 """
 
 import asyncio
@@ -16,6 +17,7 @@ SESSIONS: dict[str, list[str]] = {}
 DELAY_S = float(os.environ.get("SERVE_TARGET_DELAY_S", "0") or 0)
 TOUCH = os.environ.get("SERVE_TARGET_TOUCH")
 STAGGER_DIR = os.environ.get("SERVE_TARGET_STAGGER_DIR")
+ANONYMOUS = os.environ.get("SERVE_TARGET_ANONYMOUS") == "1"
 
 if STAGGER_DIR:
     # mkdir is atomic: each worker claims the next free number and waits that many seconds.
@@ -46,7 +48,9 @@ async def api(scope, receive, send):
             elif message["type"] == "lifespan.shutdown":
                 await send({"type": "lifespan.shutdown.complete"})
                 return
-    headers = [(b"x-backend-pid", str(os.getpid()).encode()), (b"content-type", b"application/json")]
+    headers = [(b"content-type", b"application/json")]
+    if not ANONYMOUS:
+        headers.append((b"x-backend-pid", str(os.getpid()).encode()))
     if scope["path"] != "/chat" or scope["method"] != "POST":
         await send({"type": "http.response.start", "status": 404, "headers": headers})
         await send({"type": "http.response.body", "body": b'{"detail": "not found"}'})

@@ -78,6 +78,7 @@ def render_html(verdict: Verdict, transcript: Transcript) -> str:
         for report in verdict.causes:
             out.append(f"<h3>{_e(report.cause)} ({report.count})</h3><p>{_e(report.summary)}</p>"
                        '<ul class="evidence">' + "".join(f"<li>{_e(item)}</li>" for item in report.evidence)
+                       + (f'<li class="dim">… and {report.evidence_omitted} more</li>' if report.evidence_omitted else "")
                        + "</ul>")
 
     if session_map.rows:

@@ -42,6 +42,8 @@ def render_markdown(verdict: Verdict, transcript: Transcript) -> str:
         for report in verdict.causes:
             out.append(f"- **{report.cause}** ({report.count}): {md(report.summary)}")
             out += [f"  - {md(item)}" for item in report.evidence]
+            if report.evidence_omitted:
+                out.append(f"  - … and {report.evidence_omitted} more")
         out.append("")
 
     session_map = build_map(transcript)

@@ -16,12 +16,12 @@ UNKNOWN_TAG = "?"
 
 # What each mark means; the reporters print this legend next to the map.
 MARK_LEGEND = (
-    ("✓", "recalled every earlier codeword"),
-    ("✗n", "forgot n earlier codewords"),
-    ("!", "showed another session's codeword"),
-    ("E", "no usable reply (error after retries)"),
-    ("~", "burst turn (--concurrent-turns), not judged"),
-    ("·", "first turn, nothing to recall yet"),
+    ("✓", "recalled all"),
+    ("✗n", "forgot n"),
+    ("!", "another session's codeword"),
+    ("E", "error, no usable reply"),
+    ("~", "burst turn, not judged"),
+    ("·", "nothing to recall yet"),
 )
 
 

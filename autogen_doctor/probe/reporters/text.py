@@ -52,8 +52,16 @@ def _session_map_table(session_map: SessionMap, color: bool) -> Table:
     return table
 
 
-def render_text(verdict: Verdict, transcript: Transcript, *, color: bool = False, width: int = 110) -> str:
-    """The human report as a string; ANSI colours only when `color`."""
+def render_text(verdict: Verdict, transcript: Transcript, *, color: bool = False, width: int | None = None) -> str:
+    """The human report as a string; ANSI colours only when `color`.
+
+    The width fits the session map (never squeezed: a cut cell would hide a mark), at least 100.
+    """
+    session_map = build_map(transcript)
+    if width is None:
+        longest = max([len(row.session) for row in session_map.rows] + [7])
+        widest_cell = max([len(cell.text) for row in session_map.rows for cell in row.cells] + [3])
+        width = max(100, longest + 4 + session_map.turns * (widest_cell + 4))
     buffer = io.StringIO()
     console = Console(file=buffer, width=width, force_terminal=color, no_color=not color,
                       color_system="standard" if color else None, highlight=False, emoji=False,
@@ -80,11 +88,10 @@ def render_text(verdict: Verdict, transcript: Transcript, *, color: bool = False
             line(f"  {report.cause} ({report.count}): {report.summary}", "bold")
             for item in report.evidence:
                 line(f"    - {item}")
-            hidden = report.count - len(report.evidence)
-            if hidden > 0 and len(report.evidence) > 0:
-                line(f"    ... see the transcript (--record) for the rest", "dim")
+            if report.evidence_omitted:
+                line(f"    ... and {report.evidence_omitted} more (every turn is in the transcript: "
+                     f"--record FILE.jsonl)", "dim")
 
-    session_map = build_map(transcript)
     if session_map.rows:
         line()
         line("session map (one row per session, one cell per turn; letter = backend)", "bold")

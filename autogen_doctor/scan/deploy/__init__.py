@@ -18,9 +18,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from autogen_doctor.scan.deploy import yamlnodes
+from autogen_doctor.scan.deploy.appengine import is_app_engine, read_app_engine
 from autogen_doctor.scan.deploy.compose import is_compose, read_compose
 from autogen_doctor.scan.deploy.dockerfile import parse_dockerfile
 from autogen_doctor.scan.deploy.facts import (
+    APP_ENGINE,
     COMPOSE,
     KUBERNETES,
     OTHER,
@@ -33,6 +35,7 @@ from autogen_doctor.scan.deploy.facts import (
 from autogen_doctor.scan.deploy.gunicorn_conf import parse_gunicorn_config
 from autogen_doctor.scan.deploy.kubernetes import is_kubernetes, read_kubernetes
 from autogen_doctor.scan.deploy.procfile import parse_procfile
+from autogen_doctor.scan.deploy.scripts import is_start_script, parse_start_script
 from autogen_doctor.scan.deploy.supervisor import parse_supervisor
 
 if TYPE_CHECKING:
@@ -88,13 +91,17 @@ def is_deploy_file(path: Path) -> bool:
     *.yaml / *.yml (whether it is Kubernetes or compose is decided by content); Procfile;
     gunicorn.conf.py, gunicorn_conf.py, gunicorn_config.py, gunicorn.config.py; supervisord.conf,
     supervisor.conf, and *.conf / *.ini inside a supervisor/, supervisord/, supervisor.d/ or conf.d/
-    folder."""
+    folder; container start scripts: entrypoint.sh, docker-entrypoint.sh, *-entrypoint.sh,
+    start.sh, start-*.sh, *-start.sh, boot.sh, serve.sh, server.sh, launch.sh, run-server.sh,
+    run-app.sh, run-web.sh, run-worker.sh and the like."""
     name = path.name
     lower = name.lower()
     if lower.endswith((".yaml", ".yml")):
         return True
     if lower in GUNICORN_CONFIG_NAMES or lower == "procfile":
         return True
+    if lower.endswith(".sh"):
+        return is_start_script(name)
     return _is_dockerfile(name) or _is_supervisor(path)
 
 
@@ -114,6 +121,8 @@ def parse_deploy_file(path: Path, display_path: str, text: str) -> DeployFile:
         return parse_dockerfile(text, display_path)
     if _is_supervisor(path):
         return parse_supervisor(text, display_path)
+    if lower.endswith(".sh") and is_start_script(path.name):
+        return parse_start_script(text, display_path)
     return DeployFile(kind=OTHER, display_path=display_path, note="not a deployment file")
 
 
@@ -127,19 +136,24 @@ def _parse_yaml(text: str, display_path: str) -> DeployFile:
     try:
         documents = list(yamlnodes.documents(text))
     except DeployParseError:
-        if "{{" in text:  # a template of some other kind; it is not YAML until rendered
+        if "{{" in text or "{%" in text:  # a template (Helm values, Jinja): not YAML until rendered
             return DeployFile(kind=OTHER, display_path=display_path, note="template: not YAML until rendered")
         raise
-    kubernetes, compose = [], []
+    kubernetes, compose, app_engine = [], [], []
     for document in documents:
         if is_kubernetes(document.node):
             kubernetes.append(document)
         elif is_compose(document.node):
             compose.append(document)
-    if not kubernetes and not compose:
-        return DeployFile(kind=OTHER, display_path=display_path, note="not Kubernetes or compose")
-    result = DeployFile(kind=KUBERNETES if kubernetes else COMPOSE, display_path=display_path)
+        elif is_app_engine(document.node):
+            app_engine.append(document)
+    if not kubernetes and not compose and not app_engine:
+        return DeployFile(kind=OTHER, display_path=display_path, note="not Kubernetes, compose or App Engine")
+    kind = KUBERNETES if kubernetes else COMPOSE if compose else APP_ENGINE
+    result = DeployFile(kind=kind, display_path=display_path)
     lines = LineIndex(text)
+    if app_engine:
+        result.scaling.extend(read_app_engine(app_engine, text, lines))
     for reader, group in ((read_kubernetes, kubernetes), (read_compose, compose)):
         if group:
             scaling, ephemeral = reader(group, text, lines)

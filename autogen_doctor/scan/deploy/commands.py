@@ -60,6 +60,7 @@ class Launch:
     dev_reload: bool  # `--reload`: a development server, never several processes
     evidence: str
     offset: int
+    length: int = 0  # length of the word at `offset`, when it was found as written
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,7 @@ _RUNNERS = {"poetry": "run", "pipenv": "run", "pdm": "run", "hatch": "run", "rye
             "newrelic-admin": "run-program", "conda": "run", "micromamba": "run"}
 _USER_WRAPPERS = frozenset({"gosu", "su-exec"})
 _SHELLS = frozenset({"sh", "bash", "dash", "ash", "zsh", "ksh"})
+_SHELL_KEYWORDS = frozenset({"then", "else", "do", "{", "!"})
 _PYTHON = re.compile(r"^python(\d+(\.\d+)?)?$")
 _ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 _VARIABLE = re.compile(
@@ -117,8 +119,12 @@ def resolve_count(raw: str, env: Env, _depth: int = 0) -> ProcessCount | None:
     name = match.group("braced") or match.group("plain") or match.group("k8s")
     entry = env.get(name)
     if entry is not None:
-        found = resolve_count(entry.value, env, _depth + 1)
-        return None if found is None else ProcessCount(found.value, f"{found.label} (from ${name})")
+        # `WORKERS=${WORKERS:-4}` refers to the variable's earlier value, not to itself.
+        earlier = {key: value for key, value in env.items() if key != name}
+        found = resolve_count(entry.value, earlier, _depth + 1)
+        if found is None:
+            return None
+        return found if "(" in found.label else ProcessCount(found.value, f"{found.label} (from ${name})")
     default = match.group("default")
     if default:
         found = resolve_count(default, env, _depth + 1)
@@ -160,22 +166,40 @@ def _mark_cpu_expressions(text: str) -> str:
     return "".join(out)
 
 
-def split_shell(text: str) -> list[list[str]]:
-    """Simple commands of a shell text, each a list of words (quotes removed)."""
-    text = _mark_cpu_expressions(text).replace("\\\r\n", " ").replace("\\\n", " ")
-    text = text.replace("\r\n", "\n").replace("\n", " ; ")
-    lexer = shlex.shlex(text, posix=True, punctuation_chars=True)
-    lexer.whitespace_split = True
+def _words_of(chunk: str) -> list[str] | None:
+    lexer = shlex.shlex(chunk, posix=True, punctuation_chars=True)
+    lexer.whitespace_split = True  # `#` starts a comment only at the start of a word
     try:
-        tokens = list(lexer)
-    except ValueError:  # unbalanced quotes: fall back to plain whitespace words
-        tokens = text.split()
+        return list(lexer)
+    except ValueError:  # an unbalanced quote
+        return None
+
+
+def split_shell(text: str) -> list[list[str]]:
+    """Simple commands of a shell text, each a list of words (quotes removed, comments dropped).
+
+    Lines are lexed one at a time (a newline ends a command, a `#` comment ends at the line's
+    end); a quote left open joins the next line, and an unbalanced quote at the very end falls
+    back to plain whitespace words."""
+    text = re.sub(r"\\\r?\n", " ", _mark_cpu_expressions(text))
     commands: list[list[str]] = [[]]
-    for token in tokens:
-        if token in _SEPARATORS:
-            commands.append([])
-        else:
-            commands[-1].append(token)
+    pending = ""
+    lines = text.splitlines()
+    for number, line in enumerate(lines):
+        chunk = f"{pending}\n{line}" if pending else line
+        tokens = _words_of(chunk)
+        if tokens is None:
+            if number + 1 < len(lines) and len(chunk) < 100_000:
+                pending = chunk
+                continue
+            tokens = chunk.split()
+        pending = ""
+        for token in tokens:
+            if token in _SEPARATORS:
+                commands.append([])
+            else:
+                commands[-1].append(token)
+        commands.append([])
     return [command for command in commands if command]
 
 
@@ -201,18 +225,32 @@ def launches_in_shell(text: str, source: str, start: int, end: int, env: Env) ->
     """Every server launch in a shell text written at `source[start:end]`."""
     launches: list[Launch] = []
     cursor = start
+    shell_env = dict(env)
+    set_here: set[str] = set()  # variables the script itself sets (`export X=1`, `X=1`)
     for command in split_shell(text):
         words = locate_words(command, source, cursor, end)
         located = [word.offset for word in words if word.offset >= 0]
         if located:
             cursor = max(located)
-        launches.extend(launches_in_words(words, source, end, env))
+        assignments = words[1:] if words[0].text == "export" else words
+        if all(_ASSIGNMENT.match(word.text) for word in assignments):
+            for word in assignments:
+                key, _, value = word.text.partition("=")
+                shell_env[key] = EnvVar(value, word.offset)
+                set_here.add(key)
+            continue
+        launches.extend(launches_in_words(words, source, end, shell_env, frozenset(set_here)))
     return launches
 
 
-def launches_in_words(words: list[Word], source: str, end: int, env: Env) -> list[Launch]:
-    """Server launches in one command given as words (exec form, YAML list, or one simple command)."""
+def launches_in_words(words: list[Word], source: str, end: int, env: Env,
+                      inline: frozenset[str] = frozenset()) -> list[Launch]:
+    """Server launches in one command given as words (exec form, YAML list, or one simple command).
+
+    `inline` names variables set by the command line itself rather than by the container's
+    environment: a WEB_CONCURRENCY set there belongs to this launch."""
     local_env = dict(env)
+    local_keys = set(inline)
     index = 0
     while index < len(words):
         word = words[index].text
@@ -220,13 +258,12 @@ def launches_in_words(words: list[Word], source: str, end: int, env: Env) -> lis
         if _ASSIGNMENT.match(word):  # FOO=1 gunicorn ...
             key, _, value = word.partition("=")
             local_env[key] = EnvVar(value, words[index].offset)
+            local_keys.add(key)
             index += 1
         elif name == "export":
-            for assignment in words[index + 1:]:
-                if _ASSIGNMENT.match(assignment.text):
-                    key, _, value = assignment.text.partition("=")
-                    local_env[key] = EnvVar(value, assignment.offset)
             return []
+        elif word in _SHELL_KEYWORDS:  # `then exec gunicorn ...`, `do ...`, `! cmd`
+            index += 1
         elif name == "env" or name in _PLAIN_WRAPPERS:
             index += 1
             while index < len(words) and (words[index].text.startswith("-") or
@@ -234,7 +271,15 @@ def launches_in_words(words: list[Word], source: str, end: int, env: Env) -> lis
                 if name == "env" and _ASSIGNMENT.match(words[index].text):
                     key, _, value = words[index].text.partition("=")
                     local_env[key] = EnvVar(value, words[index].offset)
+                    local_keys.add(key)
                 index += 1
+            # Wrapper options may take values (`opentelemetry-instrument --service_name chat uvicorn`):
+            # the wrapped command starts at the first word naming a server or Python.
+            if index < len(words) and not _names_a_command(words[index].text):
+                following = [position for position in range(index, len(words))
+                             if _names_a_command(words[position].text)]
+                if following:
+                    index = following[0]
         elif name in _USER_WRAPPERS:
             index += 2
         elif name in _RUNNERS and index + 1 < len(words) and words[index + 1].text == _RUNNERS[name]:
@@ -260,14 +305,20 @@ def launches_in_words(words: list[Word], source: str, end: int, env: Env) -> lis
                 index += 2 if words[index].text in ("-X", "-W") else 1
             if index + 1 < len(words) and words[index].text == "-m":
                 module = words[index + 1].text
-                return _launch_for(module, words, index + 1, local_env)
+                return _launch_for(module, words, index + 1, local_env, local_keys)
             return []
         else:
-            return _launch_for(name, words, index, local_env)
+            return _launch_for(name, words, index, local_env, local_keys)
     return []
 
 
-def _launch_for(server: str, words: list[Word], index: int, env: Env) -> list[Launch]:
+def _names_a_command(word: str) -> bool:
+    name = os.path.basename(word)
+    return name in _SERVERS or name == "celery" or _PYTHON.match(name) is not None
+
+
+def _launch_for(server: str, words: list[Word], index: int, env: Env,
+                inline: set[str] | frozenset[str] = frozenset()) -> list[Launch]:
     if server == "celery":
         launch = _celery_launch(words, index, env)
         return [launch] if launch else []
@@ -306,11 +357,18 @@ def _launch_for(server: str, words: list[Word], index: int, env: Env) -> list[La
             flag_word = word
             count = resolve_count(value, env)
         position += 1
+    anchor = flag_word or words[index]
+    if not explicit and server in WEB_CONCURRENCY_READERS and "WEB_CONCURRENCY" in inline:
+        # `WEB_CONCURRENCY=4 gunicorn app:app`: the command line sets the count after all.
+        entry = env["WEB_CONCURRENCY"]
+        explicit, count = True, resolve_count(entry.value, env)
+        flag_text = f"(WEB_CONCURRENCY={entry.value})"
+        anchor = Word(f"WEB_CONCURRENCY={entry.value}", entry.offset)
     if dev_reload:
         count = None
-    anchor = flag_word or words[index]
     evidence = f"{server} {flag_text}".strip().replace(CPUS_MARK, "<CPU count>")
-    return [Launch(server, SERVER_WORKERS, count, explicit, dev_reload, evidence, anchor.offset)]
+    return [Launch(server, SERVER_WORKERS, count, explicit, dev_reload, evidence, anchor.offset,
+                   len(anchor.text))]
 
 
 def _celery_launch(words: list[Word], index: int, env: Env) -> Launch | None:
@@ -354,19 +412,22 @@ def _celery_launch(words: list[Word], index: int, env: Env) -> Launch | None:
             autoscale, autoscale_text, autoscale_word = text.split("=", 1)[1], text, word
     if pool is not None and pool.strip("\"'") in _SINGLE_PROCESS_POOLS:
         return Launch("celery", CELERY_PREFORK, None, True, False, f"celery worker --pool {pool}",
-                      worker_word.offset)
+                      worker_word.offset, len(worker_word.text))
     if autoscale is not None:
         highest = resolve_count(autoscale.split(",")[0], env)
         if highest is not None and highest.value is not None:
             highest = ProcessCount(highest.value, f"up to {highest.label}")
+        anchor = autoscale_word or worker_word
         return Launch("celery", CELERY_PREFORK, highest, True, False, f"celery worker {autoscale_text}",
-                      (autoscale_word or worker_word).offset)
+                      anchor.offset, len(anchor.text))
     if concurrency is not None:
         count = resolve_count(concurrency, env)
-        return Launch("celery", CELERY_PREFORK, count, True, False, f"celery worker {concurrency_text}".replace(CPUS_MARK, "<CPU count>"),
-                      (concurrency_word or worker_word).offset)
+        anchor = concurrency_word or worker_word
+        return Launch("celery", CELERY_PREFORK, count, True, False,
+                      f"celery worker {concurrency_text}".replace(CPUS_MARK, "<CPU count>"),
+                      anchor.offset, len(anchor.text))
     return Launch("celery", CELERY_PREFORK, ProcessCount(None, "one per CPU"), False, False,
-                  "celery worker (prefork pool, no --concurrency)", worker_word.offset)
+                  "celery worker (prefork pool, no --concurrency)", worker_word.offset, len(worker_word.text))
 
 
 def scope_facts(launches: list[Launch], env: Env, own_env: Iterable[str], *, owner: str,
@@ -381,7 +442,7 @@ def launch_facts(launches: list[Launch], *, owner: str, symbol: str | None,
                  lines: LineIndex) -> list[ScalingFact]:
     """A fact for every launch that runs several processes."""
     return [ScalingFact(launch.concept, launch.count, launch.evidence, owner, symbol or launch.server,
-                        lines.position(launch.offset), launch.server)
+                        lines.position(launch.offset, launch.length), launch.server)
             for launch in launches
             if launch.count is not None and launch.count.several and not launch.dev_reload]
 
@@ -401,13 +462,14 @@ def env_facts(launches: list[Launch], env: Env, own_env: Iterable[str], *, owner
         if count is not None and count.several:
             server = readers[0].server if readers else None
             facts.append(ScalingFact(SERVER_WORKERS, count, f"WEB_CONCURRENCY={entry.value}", owner,
-                                     symbol or server, lines.position(entry.offset), server))
+                                     symbol or server, lines.position(entry.offset, len("WEB_CONCURRENCY")), server))
     entry = env.get("GUNICORN_CMD_ARGS")
     gunicorns = [launch for launch in readers if launch.server == "gunicorn"]
     if entry is not None and "GUNICORN_CMD_ARGS" in own and (gunicorns or not launches):
         words = [Word(text, entry.offset) for command in split_shell(entry.value) for text in command]
         for launch in _launch_for("gunicorn", [Word("gunicorn", entry.offset)] + words, 0, env):
             if launch.count is not None and launch.count.several and not launch.dev_reload:
+                position = lines.position(entry.offset, len("GUNICORN_CMD_ARGS"))
                 facts.append(ScalingFact(SERVER_WORKERS, launch.count, f"GUNICORN_CMD_ARGS={entry.value}",
-                                         owner, symbol or "gunicorn", lines.position(entry.offset), "gunicorn"))
+                                         owner, symbol or "gunicorn", position, "gunicorn"))
     return facts

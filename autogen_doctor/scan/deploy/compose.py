@@ -26,7 +26,7 @@ from autogen_doctor.scan.deploy.facts import (
     LineIndex,
     ScalingFact,
 )
-from autogen_doctor.scan.deploy.kubernetes import is_scratch_path, yaml_words
+from autogen_doctor.scan.deploy.kubernetes import is_infrastructure_image, is_scratch_path, yaml_words
 
 _SERVICE_KEYS = frozenset({
     "image", "build", "command", "entrypoint", "environment", "env_file", "ports", "expose", "deploy",
@@ -64,10 +64,16 @@ class _Reader:
         self.scaling: list[ScalingFact] = []
         self.ephemeral: list[EphemeralMount] = []
 
+    def _position(self, node: yaml.Node, document: Y.Document):
+        start = Y.start(node, document)
+        return self.lines.position(start, Y.end(node, document) - start)
+
     def read(self, node: yaml.Node, document: Y.Document) -> None:
         for name, _, service in Y.items(Y.get(node, "services")):
             owner = f"compose service '{name}'"
-            self._replicas(service, document, owner, name)
+            image = Y.scalar(Y.get(service, "image")) or ""
+            if Y.get(service, "build") is not None or not is_infrastructure_image(image):
+                self._replicas(service, document, owner, name)  # replicated Redis/nginx split nothing
             env = _environment(Y.get(service, "environment"), document)
             launches = self._launches(service, document, env)
             self.scaling.extend(scope_facts(launches, env, env.keys(), owner=owner, symbol=name, lines=self.lines))
@@ -84,7 +90,7 @@ class _Reader:
             count = resolve_count(text, {})
             if count is not None and count.value is not None and count.value > 1:
                 self.scaling.append(ScalingFact(COMPOSE_REPLICAS, count, f"{label}: {text}", owner, name,
-                                                self.lines.position(Y.start(node, document))))
+                                                self._position(node, document)))
 
     def _launches(self, service, document, env):
         entrypoint, command = Y.get(service, "entrypoint"), Y.get(service, "command")
@@ -110,7 +116,7 @@ class _Reader:
         for path, node in mounts:
             if not is_scratch_path(path):
                 self.ephemeral.append(EphemeralMount(COMPOSE_TMPFS, path, path, name, owner, name,
-                                                     self.lines.position(Y.start(node, document))))
+                                                     self._position(node, document)))
 
 
 def read_compose(documents: list[Y.Document], text: str, lines: LineIndex):

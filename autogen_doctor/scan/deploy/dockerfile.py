@@ -194,7 +194,10 @@ def parse_dockerfile(text: str, display_path: str) -> DeployFile:
             for word in arguments.split():
                 key, _, default = word.partition("=")
                 target = stage.build_args if stage is not None else global_args
-                target[key] = default.strip("\"'") if default else global_args.get(key, "")
+                if default:
+                    target[key] = default.strip("\"'")
+                elif key in global_args:  # `ARG N` in a stage re-declares a global ARG's default
+                    target[key] = global_args[key]
         elif keyword == "ENV" and stage is not None:
             cursor = instruction.start
             for key, value in _env_pairs(arguments):

@@ -18,6 +18,8 @@ COMPOSE = "compose"
 PROCFILE = "procfile"
 GUNICORN = "gunicorn"
 SUPERVISOR = "supervisor"
+SCRIPT = "script"  # a container start script (docker-entrypoint.sh, start.sh)
+APP_ENGINE = "appengine"
 OTHER = "other"
 
 # Scaling concepts, one rule each (see docs/scan-deploy.md).
@@ -27,6 +29,7 @@ KUBERNETES_AUTOSCALER = "kubernetes-autoscaler"  # AD403: HorizontalPodAutoscale
 COMPOSE_REPLICAS = "compose-replicas"  # AD404: deploy.replicas, scale
 CELERY_PREFORK = "celery-prefork"  # AD405: celery worker with several pool processes
 SUPERVISOR_NUMPROCS = "supervisor-numprocs"  # AD406
+PLATFORM_INSTANCES = "platform-instances"  # AD407: App Engine instance scaling
 
 # Ephemeral storage concepts.
 KUBERNETES_EMPTYDIR = "kubernetes-emptydir"  # AD350
@@ -48,11 +51,13 @@ class ProcessCount:
 
 @dataclass(frozen=True, slots=True)
 class Position:
-    """Where a finding points: 1-based line and column, and that line's text (stripped)."""
+    """Where a finding points: 1-based line and column, and that line's text (stripped).
+    `end_column` (exclusive, 1-based) is set when the token's extent on the line is known."""
 
     line: int
     column: int
     context: str
+    end_column: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,10 +117,14 @@ class LineIndex:
     def line_of(self, offset: int) -> int:
         return bisect_right(self.starts, max(0, offset))
 
-    def position(self, offset: int) -> Position:
+    def position(self, offset: int, length: int = 0) -> Position:
         line = self.line_of(offset)
         start = self.starts[line - 1]
-        return Position(line=line, column=offset - start + 1, context=self.line_text(line))
+        column = offset - start + 1
+        end_column = None
+        if length > 0 and "\n" not in self.text[offset:offset + length]:
+            end_column = column + length
+        return Position(line=line, column=column, context=self.line_text(line), end_column=end_column)
 
     def line_text(self, line: int) -> str:
         if line < 1 or line > len(self.starts):

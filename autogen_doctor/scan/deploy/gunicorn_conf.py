@@ -10,6 +10,7 @@ marks a development configuration.
 from __future__ import annotations
 
 import ast
+import warnings
 
 from autogen_doctor.scan.deploy.facts import (
     GUNICORN,
@@ -60,6 +61,11 @@ class _Evaluator:
                 return self.count(node.args[0])
             if called in ("max", "min") and node.args:
                 counts = [self.count(argument) for argument in node.args]
+                if called == "max":  # max(unknown, 2) is still at least 2
+                    floor = max((count.value for count in counts if count is not None and count.value is not None),
+                                default=0)
+                    if any(count is None for count in counts) and floor > 1:
+                        return ProcessCount(None, f"at least {floor}")
                 if any(count is None for count in counts):
                     return None
                 known = [count.value for count in counts if count.value is not None]
@@ -112,7 +118,9 @@ def _module_assignments(body: list[ast.stmt]):
 def parse_gunicorn_config(text: str, display_path: str) -> DeployFile:
     """Scaling facts of a gunicorn Python configuration file."""
     try:
-        tree = ast.parse(text, filename=display_path)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # invalid escapes and the like are not ours to report
+            tree = ast.parse(text, filename=display_path)
     except SyntaxError as error:
         raise DeployParseError(f"syntax error in gunicorn config: {error.msg} (line {error.lineno})") from None
     except (RecursionError, MemoryError, ValueError):
@@ -144,7 +152,11 @@ def parse_gunicorn_config(text: str, display_path: str) -> DeployFile:
         return result
     for statement, count in worker_settings:
         if count is not None and count.several:
-            position = lines.position(lines.starts[statement.lineno - 1] + statement.col_offset)
+            start = lines.starts[statement.lineno - 1] + statement.col_offset
+            length = 0
+            if statement.end_lineno == statement.lineno and statement.end_col_offset is not None:
+                length = statement.end_col_offset - statement.col_offset
+            position = lines.position(start, length)
             result.scaling.append(ScalingFact(SERVER_WORKERS, count, position.context, "gunicorn config",
                                               "workers", position, "gunicorn"))
     return result

@@ -42,6 +42,24 @@ _POD_SPEC_PATHS: dict[str, tuple[str, ...]] = {
 _SCRATCH_PREFIXES = ("/tmp", "/var/tmp", "/run", "/var/run", "/dev/shm", "/var/log", "/var/cache")
 
 
+# Images of stores, proxies and observability tools: replicas of these do not split the Python
+# service's memory, so their replica counts are not evidence of scaling (their storage still is).
+_INFRASTRUCTURE_IMAGES = frozenset({
+    "redis", "redis-stack", "redis-stack-server", "valkey", "keydb", "dragonfly", "memcached", "postgres",
+    "postgresql", "postgis", "pgvector", "mysql", "mariadb", "mongo", "mongodb", "cassandra", "elasticsearch",
+    "opensearch", "rabbitmq", "kafka", "zookeeper", "nats", "etcd", "consul", "vault", "minio", "nginx",
+    "nginx-unprivileged", "traefik", "haproxy", "envoy", "caddy", "prometheus", "grafana", "jaeger",
+    "opentelemetry-collector", "otel-collector", "fluentd", "fluent-bit", "busybox", "qdrant", "weaviate",
+    "milvus", "chroma", "pgbouncer",
+})
+
+
+def is_infrastructure_image(image: str) -> bool:
+    """`redis:7`, `bitnami/postgresql:16`, `docker.io/library/nginx@sha256:...` and the like."""
+    name = image.split("@", 1)[0].rsplit("/", 1)[-1].split(":", 1)[0].lower()
+    return name in _INFRASTRUCTURE_IMAGES
+
+
 def is_scratch_path(path: str) -> bool:
     """Temporary, cache and log directories: losing their files on restart is expected."""
     normal = posixpath.normpath(path.strip() or "/")
@@ -73,6 +91,10 @@ def is_kubernetes(node: yaml.Node) -> bool:
     return Y.scalar(Y.get(node, "apiVersion")) is not None and Y.scalar(Y.get(node, "kind")) is not None
 
 
+def _is_knative(node: yaml.Node) -> bool:
+    return (Y.scalar(Y.get(node, "apiVersion")) or "").startswith("serving.knative.dev/")
+
+
 def _int(node: yaml.Node | None) -> int | None:
     text = Y.scalar(node)
     if text is None:
@@ -87,20 +109,39 @@ class _Reader:
         self.lines = lines
         self.scaling: list[ScalingFact] = []
         self.ephemeral: list[EphemeralMount] = []
+        self.infrastructure: set[str] = set()
 
     def position(self, node: yaml.Node, document: Y.Document):
-        return self.lines.position(Y.start(node, document))
+        start = Y.start(node, document)
+        return self.lines.position(start, Y.end(node, document) - start)
+
+    def note_infrastructure(self, node: yaml.Node) -> None:
+        """Remember workloads whose containers all run infrastructure images (first pass, so
+        that an autoscaler written before its target is judged too)."""
+        kind = Y.scalar(Y.get(node, "kind")) or ""
+        if kind == "List":
+            for item in Y.sequence(Y.get(node, "items")):
+                if Y.scalar(Y.get(item, "kind")) != "List":  # a List never nests (aliases could loop)
+                    self.note_infrastructure(item)
+            return
+        path = _POD_SPEC_PATHS.get(kind)
+        pod = Y.get(node, *path) if path else None
+        images = [Y.scalar(Y.get(container, "image")) for container in Y.sequence(Y.get(pod, "containers"))]
+        if images and all(image and is_infrastructure_image(image) for image in images):
+            self.infrastructure.add(Y.scalar(Y.get(node, "metadata", "name")) or "(unnamed)")
 
     def read(self, node: yaml.Node, document: Y.Document) -> None:
         kind = Y.scalar(Y.get(node, "kind")) or ""
         if kind == "List":
             for item in Y.sequence(Y.get(node, "items")):
-                if is_kubernetes(item):
+                if is_kubernetes(item) and Y.scalar(Y.get(item, "kind")) != "List":
                     self.read(item, document)
             return
         name = Y.scalar(Y.get(node, "metadata", "name")) or "(unnamed)"
         owner = f"{kind} '{name}'"
-        if kind in REPLICATED_KINDS:
+        if kind in REPLICATED_KINDS and name in self.infrastructure:
+            pass  # a replicated Redis or nginx does not split the service's memory
+        elif kind in REPLICATED_KINDS:
             replicas = Y.get(node, "spec", "replicas")
             count = _int(replicas)
             if replicas is not None and count is not None and count > 1:
@@ -111,6 +152,8 @@ class _Reader:
             self._autoscaler(node, document, owner, name, "maxReplicas", default=None)
         elif kind == "ScaledObject":
             self._autoscaler(node, document, owner, name, "maxReplicaCount", default=100)
+        elif kind == "Service" and _is_knative(node):
+            self._knative(node, document, owner, name)
         elif kind == "Kustomization":
             for entry in Y.sequence(Y.get(node, "replicas")):
                 target = Y.scalar(Y.get(entry, "name")) or "(unnamed)"
@@ -122,10 +165,30 @@ class _Reader:
                         f"Kustomization replicas override for '{target}'", target,
                         self.position(count_node, document)))
         path = _POD_SPEC_PATHS.get(kind)
+        if kind == "Service" and _is_knative(node):
+            path = ("spec", "template", "spec")
         if path is not None:
             pod = Y.get(node, *path)
             if pod is not None:
                 self._pod(pod, document, owner, name)
+
+    def _knative(self, node, document, owner, name) -> None:
+        """Knative / Cloud Run services autoscale on their own: `maxScale` caps them; unset, Cloud
+        Run stops at 100 instances and Knative has no limit."""
+        annotations = Y.get(node, "spec", "template", "metadata", "annotations")
+        for key in ("autoscaling.knative.dev/maxScale", "autoscaling.knative.dev/max-scale"):
+            value_node = Y.get(annotations, key)
+            if value_node is not None:
+                ceiling = _int(value_node)
+                if ceiling is not None and ceiling > 1:
+                    self.scaling.append(ScalingFact(
+                        KUBERNETES_AUTOSCALER, ProcessCount(ceiling, str(ceiling)), f"{key}: {ceiling}",
+                        owner, name, self.position(value_node, document)))
+                return
+        anchor = Y.get(node, "kind") or node
+        self.scaling.append(ScalingFact(
+            KUBERNETES_AUTOSCALER, ProcessCount(100, "100 (Cloud Run's default; Knative has no limit)"),
+            "autoscaling.knative.dev/maxScale not set", owner, name, self.position(anchor, document)))
 
     def _autoscaler(self, node, document, owner, name, field, default):
         ceiling_node = Y.get(node, "spec", field)
@@ -134,6 +197,8 @@ class _Reader:
             return
         target_kind = Y.scalar(Y.get(node, "spec", "scaleTargetRef", "kind")) or "Deployment"
         target = Y.scalar(Y.get(node, "spec", "scaleTargetRef", "name")) or "?"
+        if target in self.infrastructure:
+            return
         written = f"{field}: {ceiling}" if ceiling_node is not None else f"{field} not set (KEDA default {ceiling})"
         anchor = ceiling_node if ceiling_node is not None else (Y.get(node, "kind") or node)
         self.scaling.append(ScalingFact(KUBERNETES_AUTOSCALER, ProcessCount(ceiling, str(ceiling)),
@@ -199,6 +264,8 @@ class _Reader:
 def read_kubernetes(documents: list[Y.Document], text: str, lines: LineIndex):
     """Scaling facts and ephemeral mounts of the Kubernetes documents of one file."""
     reader = _Reader(text, lines)
+    for document in documents:
+        reader.note_infrastructure(document.node)
     for document in documents:
         reader.read(document.node, document)
     return reader.scaling, reader.ephemeral

@@ -27,7 +27,8 @@ def scaling_findings(project: "Project", concepts: set[str], code: str, severity
         for fact in getattr(deploy_file, "scaling", ()):
             if fact.concept in concepts and fact.count.several:
                 yield Finding(code=code, severity=severity, path=deploy_file.display_path,
-                              line=fact.position.line, column=fact.position.column, message=message(fact),
+                              line=fact.position.line, column=fact.position.column,
+                              end_line=fact.position.line, end_column=fact.position.end_column, message=message(fact),
                               symbol=fact.symbol, fix=fix(fact), context=fact.position.context)
 
 
@@ -38,5 +39,7 @@ def mount_findings(project: "Project", concept: str, code: str, severity: Severi
         for mount in getattr(deploy_file, "ephemeral", ()):
             if mount.concept == concept:
                 yield Finding(code=code, severity=severity, path=deploy_file.display_path,
-                              line=mount.position.line, column=mount.position.column, message=message(mount),
+                              line=mount.position.line, column=mount.position.column,
+                              end_line=mount.position.line, end_column=mount.position.end_column,
+                              message=message(mount),
                               symbol=mount.symbol, fix=fix(mount), context=mount.position.context)

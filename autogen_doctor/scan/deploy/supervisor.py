@@ -108,7 +108,7 @@ def parse_supervisor(text: str, display_path: str) -> DeployFile:
             count = resolve_count(numprocs.text, {})
             if count is not None and count.several:
                 result.scaling.append(ScalingFact(SUPERVISOR_NUMPROCS, count, f"numprocs={numprocs.text}", owner,
-                                                  name, lines.position(numprocs.start)))
+                                                  name, lines.position(numprocs.start, len(numprocs.text))))
         own_env = _environment(section.settings.get("environment"), text)
         env = {**global_env, **own_env}
         command = section.settings.get("command")

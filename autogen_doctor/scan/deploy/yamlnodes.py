@@ -21,14 +21,19 @@ _DOCUMENT_START = re.compile(r"^---(?=[ \t\r\n]|$)", re.MULTILINE)
 _LARGE_FILE = 512 * 1024
 _INTERESTING = re.compile(
     r"^\s*(?:kind\s*:\s*[\"']?(?:Deployment|StatefulSet|ReplicaSet|ReplicationController|Rollout|"
-    r"DeploymentConfig|Pod|Job|CronJob|DaemonSet|HorizontalPodAutoscaler|ScaledObject|Kustomization|List)\b"
+    r"DeploymentConfig|Pod|Job|CronJob|DaemonSet|HorizontalPodAutoscaler|ScaledObject|Kustomization|List|Service)\b"
     r"|services\s*:)",
     re.MULTILINE,
 )
-# Go/Helm and Jinja template actions: such a file is not YAML until it is rendered.
-_TEMPLATE = re.compile(
-    r"\{\{-?\s*(?:[.$/]|(?:if|else|end|range|include|template|with|define|toYaml|tpl|printf|required"
-    r"|default|quote|nindent|indent|lookup)\b)|\{%-?\s*(?:if|for|set|include|macro|block)\b"
+# Helm's own objects and functions, wherever they appear.
+_HELM_ACTION = re.compile(
+    r"\{\{-?\s*(?:\.Values\b|\.Release\b|\.Chart\b|\.Capabilities\b|include\s|template\s|toYaml\s)"
+)
+# A line that is a Go/Helm or Jinja control action: such a file is not YAML until rendered.
+# (`{{ $labels.instance }}` inside a Prometheus alert's text is content, not a template.)
+_TEMPLATE_LINE = re.compile(
+    r"^[ \t]*(?:\{\{-?\s*(?:if|else|end|range|with|define)\b|\{\{-\s|\{%-?\s*(?:if|for|set|include|macro|block)\b)",
+    re.MULTILINE,
 )
 
 
@@ -39,8 +44,10 @@ class Document:
 
 
 def looks_like_template(text: str) -> bool:
-    """True for Helm charts' templates and Jinja-templated YAML."""
-    return ("{{" in text or "{%" in text) and _TEMPLATE.search(text) is not None
+    """True for Helm charts' templates and Jinja-templated YAML: some line is a control action."""
+    if "{{" not in text and "{%" not in text:
+        return False
+    return _TEMPLATE_LINE.search(text) is not None or _HELM_ACTION.search(text) is not None
 
 
 # libyaml composes recursively in C: tens of thousands of nested levels crash the interpreter
@@ -101,23 +108,32 @@ def documents(text: str) -> Iterator[Document]:
 
 def items(node: yaml.Node | None) -> list[tuple[str, yaml.Node, yaml.Node]]:
     """(key, key node, value node) of a mapping, with `<<: *anchor` merge keys flattened
-    (explicit keys win, as YAML merge keys specify)."""
+    (explicit keys win, then earlier merges, as YAML merge keys specify).
+
+    Each merged mapping is visited once: libyaml accepts recursive aliases, and a "billion
+    laughs" of nested merges must not expand exponentially."""
     if not isinstance(node, yaml.MappingNode):
         return []
-    own: list[tuple[str, yaml.Node, yaml.Node]] = []
-    merged: list[tuple[str, yaml.Node, yaml.Node]] = []
-    for key_node, value_node in node.value:
-        if not isinstance(key_node, yaml.ScalarNode):
+    found: list[tuple[str, yaml.Node, yaml.Node]] = []
+    keys: set[str] = set()
+    seen: set[int] = set()
+    queue: list[yaml.Node] = [node]
+    while queue:
+        current = queue.pop(0)
+        if id(current) in seen or not isinstance(current, yaml.MappingNode):
             continue
-        if key_node.tag == "tag:yaml.org,2002:merge" or key_node.value == "<<":
-            sources = value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
-            for source in sources:
-                if source is not node:
-                    merged.extend(items(source))
-            continue
-        own.append((key_node.value, key_node, value_node))
-    keys = {key for key, _, _ in own}
-    return own + [entry for entry in merged if entry[0] not in keys]
+        seen.add(id(current))
+        merges: list[yaml.Node] = []
+        for key_node, value_node in current.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                continue
+            if key_node.tag == "tag:yaml.org,2002:merge" or key_node.value == "<<":
+                merges.extend(value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node])
+            elif key_node.value not in keys:
+                keys.add(key_node.value)
+                found.append((key_node.value, key_node, value_node))
+        queue.extend(merges)
+    return found
 
 
 def get(node: yaml.Node | None, *path: str) -> yaml.Node | None:

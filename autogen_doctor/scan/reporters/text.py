@@ -20,7 +20,8 @@ _SEVERITY_STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Sever
 
 
 def _plural(count: int, word: str) -> str:
-    return f"{count} {word}" + ("" if count == 1 else "s")
+    # "info" is a mass noun: "3 info", like "2 errors, 1 warning".
+    return f"{count} {word}" + ("" if count == 1 or word == "info" else "s")
 
 
 def summary_line(report: Report) -> str:

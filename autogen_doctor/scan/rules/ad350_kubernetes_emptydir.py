@@ -16,8 +16,17 @@ empty copy, so a conversation's next turn on another pod finds nothing.
 
 ## Example
 ```yaml
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: chat
+spec:
+  replicas: 2
+  template:
+    spec:
       containers:
         - name: chat
+          image: chat:1.4
           volumeMounts:
             - name: history
               mountPath: /app/history

@@ -5,7 +5,8 @@ Finds deployment files that start the web server as several worker processes:
 gunicorn config file (`multiprocessing.cpu_count() * 2 + 1` counts as several), and
 `WEB_CONCURRENCY` (read by uvicorn and gunicorn) or `GUNICORN_CMD_ARGS` set above 1. Commands
 are read in Dockerfile `CMD`/`ENTRYPOINT`, Kubernetes `command`/`args`, compose
-`command`/`entrypoint`, Procfiles and supervisor `command=`.
+`command`/`entrypoint`, Procfiles, supervisor `command=` and container start scripts
+(`docker-entrypoint.sh`, `start.sh`, ...).
 
 Silent on `--workers 1`, on `--reload` development servers, and on counts that cannot be read
 from the files (`--workers $WORKERS` with no value or default for `WORKERS` anywhere in the file).

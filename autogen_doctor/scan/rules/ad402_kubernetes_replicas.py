@@ -2,7 +2,8 @@
 Finds Kubernetes workloads that run more than one pod: `spec.replicas` above 1 in a Deployment,
 StatefulSet, ReplicaSet, ReplicationController, Argo Rollout or OpenShift DeploymentConfig, and
 a kustomize `replicas:` override with `count` above 1. A missing `spec.replicas` means one pod
-and stays silent, as does `replicas: 1` (an autoscaler is AD403). Helm templates are not YAML
+and stays silent, as does `replicas: 1` (an autoscaler is AD403), and so do workloads whose
+containers all run store, proxy or observability images (`redis`, `postgres`, `nginx`, ...). Helm templates are not YAML
 until rendered: run `helm template` and scan the output.
 
 This rule is context (severity info): it raises AD1 and AD3 findings in the same project to

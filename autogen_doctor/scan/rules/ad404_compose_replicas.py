@@ -1,7 +1,8 @@
 """## What it does
 Finds Docker Compose services that run several containers: `deploy.replicas` above 1 (except in
 `mode: global`) and the service-level `scale:` above 1. `${REPLICAS:-3}` counts as its default;
-`${REPLICAS}` with no default is unknown and stays silent.
+`${REPLICAS}` with no default is unknown and stays silent, and so is a replicated store or proxy
+(`image: redis:7` with no `build:`).
 
 This rule is context (severity info): it raises AD1 and AD3 findings in the same project to
 errors.
