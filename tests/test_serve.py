@@ -309,6 +309,27 @@ def test_interrupting_serve_mid_probe_leaves_no_process_behind(tmp_path, signum,
             cli.wait()
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the parent-death signal is Linux only")
+def test_killing_serve_outright_still_stops_the_service(tmp_path):
+    # SIGKILL runs no cleanup code in autogen-doctor; the kernel's parent-death signal does it.
+    marker = new_marker()
+    touch = tmp_path / "requests.log"
+    cli = _cli(["probe", "--serve", INPROC, "--workers", "2", "--sessions", "8", "--turns", "6"], marker,
+               env={"SERVE_TARGET_DELAY_S": "0.5", "SERVE_TARGET_TOUCH": str(touch)})
+    try:
+        deadline = time.monotonic() + 30
+        while not touch.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert len(marked_processes(marker, exclude=(cli.pid,))) >= 3  # supervisor and 2 workers
+        cli.kill()
+        cli.communicate(timeout=30)
+        assert wait_until_gone(marker, exclude=(cli.pid,), timeout_s=15) == []
+    finally:
+        if cli.poll() is None:
+            cli.kill()
+            cli.wait()
+
+
 def test_serve_refuses_a_full_url_and_a_conflicting_command_without_starting_anything():
     marker = new_marker()
     cli = _cli(["probe", "http://example.com/chat", "--serve", INPROC], marker)

@@ -319,12 +319,33 @@ def _signals_deferred() -> Iterator[None]:
             signal.raise_signal(pending[0])
 
 
+def _parent_death_signal() -> Callable[[], None] | None:
+    """Linux: a pre-exec hook asking the kernel to SIGTERM the child when we die, even by
+    SIGKILL (when no `finally` or atexit can run); the server then stops its own workers."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        import ctypes
+
+        prctl = ctypes.CDLL(None, use_errno=True).prctl  # resolved here: the child only calls it
+    except (OSError, AttributeError):
+        return None
+    pr_set_pdeathsig = 1
+
+    def die_with_parent() -> None:
+        prctl(pr_set_pdeathsig, int(signal.SIGTERM))
+
+    return die_with_parent
+
+
 def spawn_group(argv: Sequence[str], *, cwd: str | os.PathLike[str] | None = None,
                 env: dict[str, str] | None = None, log: Any = subprocess.DEVNULL) -> subprocess.Popen[bytes]:
     """Start `argv` in a new session (its own process group), tracked so that an unexpected
-    exit of autogen-doctor still kills it (atexit). Stop it with `stop_process_group`."""
+    exit of autogen-doctor still kills it (atexit; on Linux also the parent-death signal).
+    Stop it with `stop_process_group`."""
     process = subprocess.Popen(list(argv), cwd=cwd, env=env, stdin=subprocess.DEVNULL,
-                               stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+                               stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                               preexec_fn=_parent_death_signal())
     with _live_lock:
         _live_processes.add(process)
     return process
@@ -690,6 +711,8 @@ def run_serve(options: "ProbeOptions") -> int:
                 print("--- last lines of the service's log ---", file=sys.stderr)
                 print(error.log_tail, file=sys.stderr)
                 print("---", file=sys.stderr, flush=True)
+            if runs:  # what the earlier worker counts showed still counts
+                _report(runs, options, fmt)
             raise
         runs.append(run)
     _report(runs, options, fmt)

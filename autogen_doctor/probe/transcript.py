@@ -40,7 +40,9 @@ class TurnRecord:
     """One turn of one session: what was planted, what came back, and who answered.
 
     `planted` is the codeword this turn's message introduced; `expected` the codewords planted
-    by earlier turns of the same session that the reply should still recall. `recalled` is the
+    by earlier turns of the same session whose planting turn got an OK reply (a turn that failed
+    after retries may or may not have been stored, so its codeword is never expected): what the
+    reply should still recall. `recalled` is the
     subset of `expected` found in the reply, `foreign` are codewords of *other* sessions seen in
     the reply. `burst` marks turns sent at once under --concurrent-turns (their replies cannot
     show what the burst lost, so the analysis judges recall only on turns after the burst).

@@ -25,6 +25,19 @@ HISTORY_TRUNCATED = "history-truncated"
 # Precedence when several causes are found: a privacy breach outranks forgetting.
 CAUSE_ORDER = (CROSS_SESSION_LEAK, PROCESS_LOCAL_STATE, NOT_REHYDRATED, LOST_UPDATE, HISTORY_TRUNCATED)
 
+# What to do about each cause, one line (docs/probe-verdicts.md has the longer version).
+CAUSE_FIXES = {
+    CROSS_SESSION_LEAK: "key every piece of state by session id; never share one agent, team or history "
+                        "between users",
+    PROCESS_LOCAL_STATE: "keep conversation state in a shared store (Redis, a database) keyed by session, not in "
+                         "module-level dicts, cached agents or one global team",
+    NOT_REHYDRATED: "restore the agent or team from the store on every request (load_state, or pass the "
+                    "earlier messages in)",
+    LOST_UPDATE: "append atomically (RPUSH, a transaction, a lock or a version check) instead of read, change, "
+                 "write back",
+    HISTORY_TRUNCATED: "raise or remove the history window, or summarise older turns instead of dropping them",
+}
+
 # Evidence lists are capped so a large run stays readable; `count` always counts everything.
 EVIDENCE_CAP = 10
 
@@ -39,9 +52,13 @@ class CauseReport:
     summary: str = ""  # e.g. "36 of 36 codewords planted on another backend were forgotten"
     evidence_omitted: int = 0  # evidence lines left out by the cap
 
+    @property
+    def fix(self) -> str:
+        return CAUSE_FIXES.get(self.cause, "")
+
     def to_json(self) -> dict[str, Any]:
         return {"cause": self.cause, "count": self.count, "evidence": list(self.evidence),
-                "summary": self.summary, "evidence_omitted": self.evidence_omitted}
+                "summary": self.summary, "evidence_omitted": self.evidence_omitted, "fix": self.fix}
 
 
 @dataclass(slots=True)

@@ -45,12 +45,8 @@ def test_probe_gives_each_example_its_expected_verdict_under_several_workers(exa
         assert code == 0 and report["errors"] == 0
 
 
-@pytest.mark.parametrize(
-    ("name", "verdict", "cause"),
-    [("fixed_redis", "pass", None), ("broken_inproc", "state-loss", "process-local-state")],
-)
-def test_two_single_worker_pods_behind_nginx_round_robin(name, verdict, cause, redis_url):
-    app_dir = next(example.path for example in EXAMPLES if example.name == name)
+def test_fixed_example_passes_as_two_single_worker_pods_behind_nginx_round_robin(redis_url):
+    app_dir = next(example.path for example in EXAMPLES if example.name == "fixed_redis")
     with contextlib.ExitStack() as stack:
         pods = [
             stack.enter_context(uvicorn_service("app:api", workers=1, app_dir=app_dir,
@@ -60,6 +56,6 @@ def test_two_single_worker_pods_behind_nginx_round_robin(name, verdict, cause, r
         balancer = stack.enter_context(nginx_round_robin([pod.port for pod in pods]))
         code, report = probe(balancer)
 
-    assert (report["verdict"], report["cause"]) == (verdict, cause), report["causes"]
-    assert code == EXIT_FOR_VERDICT[verdict]
+    assert (report["verdict"], report["cause"]) == ("pass", None), report["causes"]
+    assert code == 0 and report["errors"] == 0
     assert {backend["pod"] for backend in report["backends"]} == {"pod-a", "pod-b"}

@@ -367,3 +367,19 @@ def test_not_rehydrated_with_pid_only_identity_warns_about_pid_1_pods():
     verdict = analyse(transcript)
     assert verdict.cause == "not-rehydrated"
     assert any("PID 1" in note for note in verdict.notes)
+
+
+def test_lost_update_without_identity_is_still_found_with_a_note():
+    lost = frozenset({(0, 2), (1, 1), (3, 2), (4, 1), (6, 2)})
+    verdict = analyse(simulate(_burst_routes(), "shared", burst=2, lost=lost, hide_identity=True))
+    assert verdict.cause == "lost-update"
+    assert any("could not be tied to a backend" in note for note in verdict.notes)
+
+
+def test_burst_words_a_window_drops_are_a_window_not_lost_updates():
+    # Six turns, a burst of four, a window of the latest two: the oldest burst words vanish for
+    # good, but the same K on every reply says window, not lost update.
+    routes = round_robin(8, 6, FOUR)
+    verdict = analyse(simulate(routes, "window", window=2, burst=4))
+    assert verdict.cause == "history-truncated"
+    assert "lost-update" not in causes_of(verdict)

@@ -240,3 +240,23 @@ def test_unknown_format_is_a_user_error():
     verdict, transcript = process_local_run()
     with pytest.raises(UserError):
         render(verdict, transcript, "yaml")
+
+
+def test_every_format_says_what_to_do_about_the_cause():
+    verdict, transcript = process_local_run()
+    fix = verdict.cause_report("process-local-state").fix
+    assert "shared store" in fix
+    for fmt in ("text", "markdown", "html"):
+        assert "keep conversation state in a shared store" in render(verdict, transcript, fmt)
+    assert json.loads(render(verdict, transcript, "json"))["causes"][1]["fix"] == fix
+
+
+def test_text_never_passes_terminal_escapes_from_the_server_through():
+    transcript = simulate(round_robin(2, 3, [A, B]), "process")
+    for record in transcript.records:
+        record.backend = Backend(pod="[red]x[/red]\x1b]0;owned\x07\x1b[2J", pid=record.backend.pid)
+    verdict = analyse(transcript)
+    for color in (False, True):
+        text = render(verdict, transcript, "text", color=color)
+        assert "\x1b]0;" not in text and "\x1b[2J" not in text and "\x07" not in text
+        assert "[red]x[/red]\\x1b]0;owned" in text  # shown, not obeyed, and not taken as markup

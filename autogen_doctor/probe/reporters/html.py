@@ -76,7 +76,8 @@ def render_html(verdict: Verdict, transcript: Transcript) -> str:
     if verdict.causes:
         out.append("<h2>Evidence</h2>")
         for report in verdict.causes:
-            out.append(f"<h3>{_e(report.cause)} ({report.count})</h3><p>{_e(report.summary)}</p>"
+            fix = f'<p><strong>Fix:</strong> {_e(report.fix)}</p>' if report.fix else ""
+            out.append(f"<h3>{_e(report.cause)} ({report.count})</h3><p>{_e(report.summary)}</p>{fix}"
                        '<ul class="evidence">' + "".join(f"<li>{_e(item)}</li>" for item in report.evidence)
                        + (f'<li class="dim">… and {report.evidence_omitted} more</li>' if report.evidence_omitted else "")
                        + "</ul>")

@@ -41,6 +41,8 @@ def render_markdown(verdict: Verdict, transcript: Transcript) -> str:
         out.append("#### Causes")
         for report in verdict.causes:
             out.append(f"- **{report.cause}** ({report.count}): {md(report.summary)}")
+            if report.fix:
+                out.append(f"  - _fix:_ {md(report.fix)}")
             out += [f"  - {md(item)}" for item in report.evidence]
             if report.evidence_omitted:
                 out.append(f"  - … and {report.evidence_omitted} more")

@@ -7,6 +7,7 @@ each cell still starts with the backend's tag (A, B, C...), so the map stays rea
 from __future__ import annotations
 
 import io
+import re
 
 from rich import box
 from rich.console import Console
@@ -25,6 +26,13 @@ PALETTE = (
 )
 VERDICT_STYLE = {PASS: "bold green", INCONCLUSIVE: "bold yellow"}
 MAX_MAP_ROWS = 200
+# Control characters (ESC above all) from an untrusted server must not reach the terminal.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def _safe(text: object) -> str:
+    """Text from the service or the transcript with control characters shown, not obeyed."""
+    return _CONTROL.sub(lambda match: f"\\x{ord(match.group()):02x}", str(text))
 
 
 def backend_style(palette: int | None) -> str:
@@ -45,9 +53,9 @@ def _session_map_table(session_map: SessionMap, color: bool) -> Table:
             style = backend_style(cell.palette) if color else ""
             if color and (cell.lost or cell.kind == "error"):
                 style += " bold"
-            cells.append(Text(f" {cell.text} ", style=style.strip()))
+            cells.append(Text(f" {_safe(cell.text)} ", style=style.strip()))
         cells += [Text("")] * (session_map.turns - len(row.cells))
-        name = Text(row.session, style="bold red" if (row.lost and color) else "")
+        name = Text(_safe(row.session), style="bold red" if (row.lost and color) else "")
         table.add_row(name, *cells)
     return table
 
@@ -68,10 +76,11 @@ def render_text(verdict: Verdict, transcript: Transcript, *, color: bool = False
                       markup=False, soft_wrap=False)
 
     def line(text: str | Text = "", style: str = "") -> None:
-        console.print(text if isinstance(text, Text) else Text(text, style=style if color else ""), soft_wrap=True)
+        console.print(text if isinstance(text, Text) else Text(_safe(text), style=style if color else ""),
+                      soft_wrap=True)
 
     title = Text("autogen-doctor probe ", style="bold" if color else "")
-    title.append(f"{verdict.url}  ({verdict.sessions} sessions x {verdict.turns} turns, "
+    title.append(f"{_safe(verdict.url)}  ({verdict.sessions} sessions x {verdict.turns} turns, "
                  f"{verdict.duration_s:.1f} s)")
     line(title)
     head = Text("verdict: ")
@@ -86,6 +95,8 @@ def render_text(verdict: Verdict, transcript: Transcript, *, color: bool = False
         line("evidence", "bold")
         for report in verdict.causes:
             line(f"  {report.cause} ({report.count}): {report.summary}", "bold")
+            if report.fix:
+                line(f"    fix: {report.fix}", "green")
             for item in report.evidence:
                 line(f"    - {item}")
             if report.evidence_omitted:
@@ -103,7 +114,7 @@ def render_text(verdict: Verdict, transcript: Transcript, *, color: bool = False
             if index:
                 legend.append("  ")
             legend.append(f" {entry.tag} ", style=backend_style(entry.palette) if color else "")
-            legend.append(f" {entry.label}")
+            legend.append(f" {_safe(entry.label)}")
         line(legend)
         line("  marks: " + "  ".join(f"{mark} {meaning}" for mark, meaning in MARK_LEGEND), "dim")
 
@@ -118,7 +129,7 @@ def render_text(verdict: Verdict, transcript: Transcript, *, color: bool = False
         for backend in verdict.backends:
             entry = tags.get(backend.label)
             tag = Text(f" {entry.tag} " if entry else " ", style=backend_style(entry.palette) if (color and entry) else "")
-            table.add_row(tag, backend.pod or "-", backend.pid or "-", str(backend.replies))
+            table.add_row(tag, Text(_safe(backend.pod or "-")), Text(_safe(backend.pid or "-")), str(backend.replies))
         console.print(table)
     else:
         line("backends: none identified (identity source: none)")

@@ -273,19 +273,14 @@ def launches_in_words(words: list[Word], source: str, end: int, env: Env,
                     local_env[key] = EnvVar(value, words[index].offset)
                     local_keys.add(key)
                 index += 1
-            # Wrapper options may take values (`opentelemetry-instrument --service_name chat uvicorn`):
-            # the wrapped command starts at the first word naming a server or Python.
-            if index < len(words) and not _names_a_command(words[index].text):
-                following = [position for position in range(index, len(words))
-                             if _names_a_command(words[position].text)]
-                if following:
-                    index = following[0]
+            index = _next_command(words, index)
         elif name in _USER_WRAPPERS:
             index += 2
         elif name in _RUNNERS and index + 1 < len(words) and words[index + 1].text == _RUNNERS[name]:
             index += 2
             while index < len(words) and words[index].text.startswith("-"):
                 index += 1
+            index = _next_command(words, index)
         elif name in _SHELLS:
             index += 1
             while index < len(words) and words[index].text.startswith("-"):
@@ -315,6 +310,18 @@ def launches_in_words(words: list[Word], source: str, end: int, env: Env,
 def _names_a_command(word: str) -> bool:
     name = os.path.basename(word)
     return name in _SERVERS or name == "celery" or _PYTHON.match(name) is not None
+
+
+def _next_command(words: list[Word], index: int) -> int:
+    """Where a wrapped command starts. Wrapper options may take values
+    (`opentelemetry-instrument --service_name chat uvicorn ...`, `uv run --with x uvicorn ...`):
+    when the word at `index` is not a server or Python, skip to the first one that is."""
+    if index >= len(words) or _names_a_command(words[index].text):
+        return index
+    for position in range(index, len(words)):
+        if _names_a_command(words[position].text):
+            return position
+    return index
 
 
 def _launch_for(server: str, words: list[Word], index: int, env: Env,
@@ -366,7 +373,8 @@ def _launch_for(server: str, words: list[Word], index: int, env: Env,
         anchor = Word(f"WEB_CONCURRENCY={entry.value}", entry.offset)
     if dev_reload:
         count = None
-    evidence = f"{server} {flag_text}".strip().replace(CPUS_MARK, "<CPU count>")
+    command = f"{server} {spec.subcommand}" if spec.subcommand else server
+    evidence = f"{command} {flag_text}".strip().replace(CPUS_MARK, "<CPU count>")
     return [Launch(server, SERVER_WORKERS, count, explicit, dev_reload, evidence, anchor.offset,
                    len(anchor.text))]
 
