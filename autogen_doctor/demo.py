@@ -17,6 +17,7 @@ import contextlib
 import importlib.util
 import os
 import shutil
+import signal
 import socket
 import sys
 import tempfile
@@ -221,7 +222,10 @@ def run_part(example: str, expected: str, root: Path, workers: int, sessions: in
         printer.line(render(part.verdict, transcript, "text", color=printer.color).rstrip())
         if part.verdict.verdict != expected:
             part.surprises.append(f"{example}: expected {expected}, the probe said {_verdict_phrase(part.verdict)}")
-    part.findings = _scan(example_dir)
+    try:
+        part.findings = _scan(example_dir)
+    except Exception as error:  # the demo reports a broken scan as a surprise, not a traceback
+        part.surprises.append(f"{example}: the scan failed ({type(error).__name__}: {error})")
     _show_findings(part, example_dir, printer)
     if expected == "state-loss":
         from autogen_doctor.probe.link import CAUSE_FAMILIES
@@ -270,8 +274,10 @@ def _say_when_interrupted() -> Iterator[None]:
     # typer turns KeyboardInterrupt into a silent exit 130; tell the user what was cleaned up.
     try:
         yield
-    except KeyboardInterrupt:
-        print("autogen-doctor: demo interrupted; every service it started was stopped", file=sys.stderr, flush=True)
+    except (KeyboardInterrupt, SystemExit) as stopped:
+        if isinstance(stopped, KeyboardInterrupt) or stopped.code in (128 + signal.SIGTERM, 128 + signal.SIGHUP):
+            print("autogen-doctor: demo interrupted; every service it started was stopped",
+                  file=sys.stderr, flush=True)
         raise
 
 
@@ -290,7 +296,7 @@ def run_demo(workers: int = 4, sessions: int = 8, turns: int = 4, seed: int | No
     printer = _Printer()
     started = time.monotonic()
     parts: list[DemoPart] = []
-    with exit_cleanly_on_termination(), _say_when_interrupted():  # servers and redis-server stop either way
+    with _say_when_interrupted(), exit_cleanly_on_termination():  # servers and redis-server stop either way
         printer.heading(f"1/2 {BROKEN}: each session's agent kept in a module-level dict")
         parts.append(run_part(BROKEN, "state-loss", root, workers, sessions, turns, seed, printer))
 

@@ -12,6 +12,7 @@ can be dumped with `dump_component()` like any other.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, AsyncGenerator, Literal, Mapping, Optional, Sequence, Union
 
 from autogen_core import CancellationToken, Component
@@ -35,6 +36,7 @@ class CodewordModelConfig(BaseModel):
     """Configuration of the codeword model (what `dump_component()` writes)."""
 
     context_window: int = 128_000
+    latency_s: float = 0.0
 
 
 def _text_of(message: LLMMessage) -> str:
@@ -64,8 +66,10 @@ class CodewordChatCompletionClient(ChatCompletionClient, Component[CodewordModel
     component_type = "model"
     component_config_schema = CodewordModelConfig
 
-    def __init__(self, context_window: int = 128_000) -> None:
+    def __init__(self, context_window: int = 128_000, latency_s: float = 0.0) -> None:
+        """`latency_s` makes every answer take that long, like a real model call does."""
         self._context_window = context_window
+        self._latency_s = latency_s
         self._last_usage = RequestUsage(prompt_tokens=0, completion_tokens=0)
         self._total_usage = RequestUsage(prompt_tokens=0, completion_tokens=0)
 
@@ -80,6 +84,8 @@ class CodewordChatCompletionClient(ChatCompletionClient, Component[CodewordModel
         cancellation_token: Optional[CancellationToken] = None,
     ) -> CreateResult:
         """Answer `messages` with the list of codewords they contain (tools are never called)."""
+        if self._latency_s > 0:
+            await asyncio.sleep(self._latency_s)
         reply = answer(_text_of(message) for message in messages)
         usage = RequestUsage(prompt_tokens=_count_words(messages), completion_tokens=len(reply.split()))
         self._last_usage = usage
@@ -137,8 +143,8 @@ class CodewordChatCompletionClient(ChatCompletionClient, Component[CodewordModel
         )
 
     def _to_config(self) -> CodewordModelConfig:
-        return CodewordModelConfig(context_window=self._context_window)
+        return CodewordModelConfig(context_window=self._context_window, latency_s=self._latency_s)
 
     @classmethod
     def _from_config(cls, config: CodewordModelConfig) -> Self:
-        return cls(context_window=config.context_window)
+        return cls(context_window=config.context_window, latency_s=config.latency_s)

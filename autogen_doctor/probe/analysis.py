@@ -459,7 +459,9 @@ def analyse(transcript: Transcript) -> Verdict:
     unknown_total, unknown_forgot = _class_counts(checks, "unknown")
     same_rate, cross_rate = _rate(same_forgot, same_total), _rate(cross_forgot, cross_total)
 
-    if beyond_noise(cross_forgot, cross_total) and (same_total == 0 or cross_rate - same_rate >= GAP):
+    # A split: cross-backend checks lose memory while same-backend ones do not (or clearly less).
+    if beyond_noise(cross_forgot, cross_total) and (not beyond_noise(same_forgot, same_total)
+                                                    or cross_rate - same_rate >= GAP):
         evidence = _Evidence(count=cross_forgot)
         pool = [check for check in checks if check.kind == "cross" and check.explained_by is None]
         evidence.lines = _forgetting_lines(pool, _describe_cross, checks)

@@ -383,3 +383,11 @@ def test_burst_words_a_window_drops_are_a_window_not_lost_updates():
     verdict = analyse(simulate(routes, "window", window=2, burst=4))
     assert verdict.cause == "history-truncated"
     assert "lost-update" not in causes_of(verdict)
+
+
+def test_one_slip_on_the_same_backend_does_not_hide_a_split():
+    # Every change of backend loses memory; the only same-backend check happens to be a slip.
+    routes = [[A, B, C, A]] + [[A, B, C, D]] * 5
+    verdict = analyse(simulate(routes, "process", slips=frozenset({(0, 4, 1)})))
+    assert verdict.checks["same"] == {"expected": 1, "recalled": 0}
+    assert verdict.cause == "process-local-state"

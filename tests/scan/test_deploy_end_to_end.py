@@ -72,7 +72,7 @@ def test_broken_yaml_is_an_error_entry_and_the_scan_goes_on(tmp_path):
     assert [f.line for f in by_code(result, "AD404")] == [5]
 
 
-def test_helm_chart_templates_are_skipped_without_errors(tmp_path):
+def test_helm_chart_templates_are_skipped_and_values_are_read(tmp_path):
     write(tmp_path, {
         "chart/Chart.yaml": "apiVersion: v2\nname: chat\nversion: 0.1.0\n",
         "chart/values.yaml": "replicaCount: 3\n",
@@ -81,7 +81,8 @@ def test_helm_chart_templates_are_skipped_without_errors(tmp_path):
                                             "  replicas: {{ .Values.replicaCount }}\n"),
     })
     result = scan_paths([tmp_path], use_cache=False)
-    assert result.errors == [] and result.findings == []
+    assert result.errors == []
+    assert [(Path(f.path).name, f.code, f.line) for f in result.findings] == [("values.yaml", "AD402", 1)]
 
 
 def test_cli_json_and_suppression_comment_in_a_dockerfile(tmp_path):

@@ -237,3 +237,19 @@ def test_knative_or_cloud_run_service_autoscales_unless_capped_at_one(tmp_path):
 def test_plain_kubernetes_service_is_not_an_autoscaler(tmp_path):
     text = "apiVersion: v1\nkind: Service\nmetadata: {name: chat}\nspec:\n  ports: [{port: 80}]\n"
     assert scan(tmp_path, text, "AD403") == []
+
+
+def test_helm_values_replica_count_and_enabled_autoscaling(tmp_path):
+    values = ("replicaCount: 3\nimage:\n  repository: chat\nautoscaling:\n  enabled: false\n  maxReplicas: 100\n"
+              "worker:\n  replicaCount: 1\n  autoscaling:\n    enabled: true\n    maxReplicas: 6\n")
+    [replicas] = scan(tmp_path, values, "AD402", name="chart/values.yaml")
+    assert (replicas.line, replicas.symbol) == (1, "chart")
+    [autoscaler] = scan(tmp_path, values, "AD403", name="chart/values-prod.yaml")
+    assert (autoscaler.line, autoscaler.symbol) == (11, "worker")
+
+
+def test_helm_scaffold_defaults_are_silent_and_other_names_are_not_values(tmp_path):
+    scaffold = "replicaCount: 1\nautoscaling:\n  enabled: false\n  minReplicas: 1\n  maxReplicas: 100\n"
+    assert scan(tmp_path, scaffold, "AD402", name="values.yaml") == []
+    assert scan(tmp_path, scaffold, "AD403", name="values.yaml") == []
+    assert scan(tmp_path, "replicaCount: 4\n", "AD402", name="settings.yaml") == []

@@ -102,7 +102,7 @@ def render_html(verdict: Verdict, transcript: Transcript) -> str:
         out.append("<p>Backends: " + " ".join(
             f'<span class="tag {_palette_class(entry.palette)}">{_e(entry.tag)}</span> {_e(entry.label)} '
             f'<span class="dim">({entry.replies} replies)</span>' for entry in session_map.legend) + "</p>")
-        out.append('<p class="dim">Marks: ' + ", ".join(f"<code>{_e(mark)}</code> {_e(meaning)}"
+        out.append('<p class="dim">Marks: ' + "; ".join(f"<code>{_e(mark)}</code> {_e(meaning)}"
                                                      for mark, meaning in MARK_LEGEND) + "</p>")
 
     if verdict.backends:

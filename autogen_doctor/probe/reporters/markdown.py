@@ -66,7 +66,7 @@ def render_markdown(verdict: Verdict, transcript: Transcript) -> str:
         out.append("Backends: " + ", ".join(f"**{entry.tag}** = {md(entry.label)} ({entry.replies} replies)"
                                            for entry in session_map.legend))
         out.append("")
-        out.append("Marks: " + ", ".join(f"`{mark}` {meaning}" for mark, meaning in MARK_LEGEND))
+        out.append("Marks: " + "; ".join(f"`{mark}` {meaning}" for mark, meaning in MARK_LEGEND))
         out.append("")
     if verdict.notes:
         out += [f"- {md(note)}" for note in verdict.notes]

@@ -24,6 +24,7 @@ from autogen_doctor.scan.deploy.dockerfile import parse_dockerfile
 from autogen_doctor.scan.deploy.facts import (
     APP_ENGINE,
     COMPOSE,
+    HELM_VALUES,
     KUBERNETES,
     OTHER,
     DeployFile,
@@ -33,6 +34,7 @@ from autogen_doctor.scan.deploy.facts import (
     ScalingFact,
 )
 from autogen_doctor.scan.deploy.gunicorn_conf import parse_gunicorn_config
+from autogen_doctor.scan.deploy.helm_values import is_values_file, read_helm_values
 from autogen_doctor.scan.deploy.kubernetes import is_kubernetes, read_kubernetes
 from autogen_doctor.scan.deploy.procfile import parse_procfile
 from autogen_doctor.scan.deploy.scripts import is_start_script, parse_start_script
@@ -88,7 +90,8 @@ def is_deploy_file(path: Path) -> bool:
     """True when `path`'s name says it may be a deployment file (no I/O).
 
     Dockerfile, Dockerfile.*, Dockerfile-*, *.dockerfile, Containerfile (and the same variants);
-    *.yaml / *.yml (whether it is Kubernetes or compose is decided by content); Procfile;
+    *.yaml / *.yml (Kubernetes, compose, App Engine or Helm values: decided by content and, for
+    Helm values, by the name `values*.yaml`); Procfile;
     gunicorn.conf.py, gunicorn_conf.py, gunicorn_config.py, gunicorn.config.py; supervisord.conf,
     supervisor.conf, and *.conf / *.ini inside a supervisor/, supervisord/, supervisor.d/ or conf.d/
     folder; container start scripts: entrypoint.sh, docker-entrypoint.sh, *-entrypoint.sh,
@@ -116,7 +119,7 @@ def parse_deploy_file(path: Path, display_path: str, text: str) -> DeployFile:
     if lower == "procfile":
         return parse_procfile(text, display_path)
     if lower.endswith((".yaml", ".yml")):
-        return _parse_yaml(text, display_path)
+        return _parse_yaml(text, display_path, helm_values=is_values_file(path.name))
     if _is_dockerfile(path.name):
         return parse_dockerfile(text, display_path)
     if _is_supervisor(path):
@@ -126,11 +129,11 @@ def parse_deploy_file(path: Path, display_path: str, text: str) -> DeployFile:
     return DeployFile(kind=OTHER, display_path=display_path, note="not a deployment file")
 
 
-def _parse_yaml(text: str, display_path: str) -> DeployFile:
+def _parse_yaml(text: str, display_path: str, helm_values: bool = False) -> DeployFile:
     if yamlnodes.looks_like_template(text):
         return DeployFile(kind=OTHER, display_path=display_path,
                           note="template (Helm/Jinja): render it (helm template) and scan the output")
-    if len(text) > _LARGE_YAML and not _K8S_OR_COMPOSE_KEY.search(text):
+    if len(text) > _LARGE_YAML and not helm_values and not _K8S_OR_COMPOSE_KEY.search(text):
         # A big OpenAPI spec or data file: not worth a full parse to learn it is not ours.
         return DeployFile(kind=OTHER, display_path=display_path, note="not Kubernetes or compose")
     try:
@@ -147,6 +150,9 @@ def _parse_yaml(text: str, display_path: str) -> DeployFile:
             compose.append(document)
         elif is_app_engine(document.node):
             app_engine.append(document)
+    if helm_values and not kubernetes and not compose and not app_engine:
+        return DeployFile(kind=HELM_VALUES, display_path=display_path,
+                          scaling=read_helm_values(documents, LineIndex(text), display_path))
     if not kubernetes and not compose and not app_engine:
         return DeployFile(kind=OTHER, display_path=display_path, note="not Kubernetes, compose or App Engine")
     kind = KUBERNETES if kubernetes else COMPOSE if compose else APP_ENGINE

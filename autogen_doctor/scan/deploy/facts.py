@@ -11,7 +11,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from dataclasses import dataclass, field
 
-# Kinds of deployment file.
+# Kinds of deployment file (DeployFile.kind).
 DOCKERFILE = "dockerfile"
 KUBERNETES = "kubernetes"
 COMPOSE = "compose"
@@ -20,6 +20,7 @@ GUNICORN = "gunicorn"
 SUPERVISOR = "supervisor"
 SCRIPT = "script"  # a container start script (docker-entrypoint.sh, start.sh)
 APP_ENGINE = "appengine"
+HELM_VALUES = "helm-values"
 OTHER = "other"
 
 # Scaling concepts, one rule each (see docs/scan-deploy.md).

@@ -1,7 +1,9 @@
 """## What it does
 Finds Kubernetes workloads that run more than one pod: `spec.replicas` above 1 in a Deployment,
 StatefulSet, ReplicaSet, ReplicationController, Argo Rollout or OpenShift DeploymentConfig, and
-a kustomize `replicas:` override with `count` above 1. A missing `spec.replicas` means one pod
+a kustomize `replicas:` override with `count` above 1, and `replicaCount` above 1 in a Helm
+chart's `values*.yaml` (top level or one level down, unless that section's autoscaling is
+enabled: AD403 covers it then). A missing `spec.replicas` means one pod
 and stays silent, as does `replicas: 1` (an autoscaler is AD403), and so do workloads whose
 containers all run store, proxy or observability images (`redis`, `postgres`, `nginx`, ...). Helm templates are not YAML
 until rendered: run `helm template` and scan the output.

@@ -2,7 +2,8 @@
 Finds autoscalers that can add pods: a `HorizontalPodAutoscaler` with `maxReplicas` above 1 and a
 KEDA `ScaledObject` whose `maxReplicaCount` is above 1 (KEDA's default, when it is not set, is
 100), and a Knative / Cloud Run `Service` whose `autoscaling.knative.dev/maxScale` is above 1 or
-unset (Cloud Run's default ceiling is 100; Knative has none). The finding points at the ceiling,
+unset (Cloud Run's default ceiling is 100; Knative has none), and a Helm chart's values with
+`autoscaling.enabled: true` and `autoscaling.maxReplicas` above 1. The finding points at the ceiling,
 or at the `kind` when a default applies.
 
 This rule is context (severity info): it raises AD1 and AD3 findings in the same project to
