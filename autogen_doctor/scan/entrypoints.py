@@ -57,6 +57,10 @@ _CHAINLIT_HOOKS = frozenset({"on_message", "on_chat_start", "on_chat_resume", "o
                              "on_chat_end", "on_window_message", "on_audio_start", "set_starters"})
 
 
+_REGISTRATION_NAMES = _REGISTER_CALLS | {name.rsplit(".", 1)[-1] for name in _ROUTE_CLASSES} | {
+    "ChatInterface", "Interface", "click", "submit", "change"}
+
+
 @dataclass(frozen=True, slots=True)
 class EntryPoint:
     ref: FunctionRef
@@ -148,6 +152,8 @@ class EntryPoints:
                     function.params[:1] == ("request",):
                 self._add((key, qualname), DJANGO, f"Django view {function.name}")
         for qualname, info in module.classes.items():
+            if not info.bases:
+                continue
             bases = resolver.class_canonical_bases(module, info)
             if any(base.startswith(("django.", "rest_framework.")) and base.rsplit(".", 1)[-1].endswith(
                     ("View", "ViewSet", "APIView", "Mixin")) for base in bases):
@@ -162,9 +168,11 @@ class EntryPoints:
                 name = method.rsplit(".", 1)[-1]
                 if name in _VIEW_METHODS or name.startswith("on_"):
                     self._add((key, method), framework, f"{framework} view {info.name}.{name}")
-        for function in module.functions.values():
-            for call in function.calls:
-                self._registration_entry(key, module, function, call, imported)
+        if imported:  # handlers are only registered by calls in modules that import a framework
+            for function in module.functions.values():
+                for call in function.calls:
+                    if call.method in _REGISTRATION_NAMES:
+                        self._registration_entry(key, module, function, call, imported)
 
     def _decorator_entry(self, key: str, module: ModuleFacts, function: Function, decorator: Expr,
                          imported: set[str]) -> None:

@@ -54,6 +54,8 @@ class Resolver:
         for module in modules.values():
             self.by_name.setdefault(module.name, []).append(module)
         self._callees: dict[FunctionRef, list[tuple[FunctionRef, int]]] = {}
+        self._canonical_memo: dict[tuple, str] = {}
+        self._bases_memo: dict[tuple, list[str]] = {}
 
     # ---------- modules ----------
     def module_named(self, name: str, near: ModuleFacts | None = None) -> ModuleFacts | None:
@@ -82,6 +84,14 @@ class Resolver:
 
         LOCAL + text for a local variable; '?' + text when nothing is known about it.
         """
+        memo_key = (id(module), function.qualname if function is not None else None, text)
+        found = self._canonical_memo.get(memo_key)
+        if found is None:
+            found = self._canonical(module, function, text)
+            self._canonical_memo[memo_key] = found
+        return found
+
+    def _canonical(self, module: ModuleFacts, function: Function | None, text: str) -> str:
         if not text:
             return "?"
         head, rest = _split_head(text)
@@ -154,6 +164,10 @@ class Resolver:
     # ---------- classes ----------
     def class_canonical_bases(self, module: ModuleFacts, info: ClassInfo, depth: int = 0) -> list[str]:
         """Canonical names of a class's bases, project bases expanded transitively."""
+        memo_key = (id(module), info.qualname)
+        if memo_key in self._bases_memo:
+            return self._bases_memo[memo_key]
+        self._bases_memo[memo_key] = []  # a cycle of bases ends here
         found: list[str] = []
         for base in info.bases:
             canonical = self.canonical(module, None, base)
@@ -161,6 +175,7 @@ class Resolver:
             definition = self.definition(canonical, module)
             if definition is not None and definition.klass is not None and depth < 8:
                 found.extend(self.class_canonical_bases(definition.module, definition.klass, depth + 1))
+        self._bases_memo[memo_key] = found
         return found
 
     # ---------- calls ----------
