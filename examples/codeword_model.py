@@ -13,6 +13,7 @@ can be dumped with `dump_component()` like any other.
 from __future__ import annotations
 
 import asyncio
+import os
 from typing import Any, AsyncGenerator, Literal, Mapping, Optional, Sequence, Union
 
 from autogen_core import CancellationToken, Component
@@ -66,10 +67,13 @@ class CodewordChatCompletionClient(ChatCompletionClient, Component[CodewordModel
     component_type = "model"
     component_config_schema = CodewordModelConfig
 
-    def __init__(self, context_window: int = 128_000, latency_s: float = 0.0) -> None:
-        """`latency_s` makes every answer take that long, like a real model call does."""
+    def __init__(self, context_window: int = 128_000, latency_s: float | None = None) -> None:
+        """`latency_s` makes every answer take that long, like a real model call does.
+
+        Default: `$CODEWORD_LATENCY_S`, else 0 (tests set it so that overlapping turns overlap).
+        """
         self._context_window = context_window
-        self._latency_s = latency_s
+        self._latency_s = float(os.environ.get("CODEWORD_LATENCY_S", "0")) if latency_s is None else latency_s
         self._last_usage = RequestUsage(prompt_tokens=0, completion_tokens=0)
         self._total_usage = RequestUsage(prompt_tokens=0, completion_tokens=0)
 

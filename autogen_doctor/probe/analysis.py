@@ -577,13 +577,17 @@ def analyse(transcript: Transcript) -> Verdict:
             reason = (f"no loss seen, but no session ever changed backend between turns although "
                       f"{len(backends)} backends answered (sticky routing); drop session affinity for the "
                       f"probe or leave --reuse-connections off")
+        elif unexplained:
+            # The contract's `pass` means every reply recalled every earlier codeword; a few scattered
+            # misses are too few to call loss and too many to call a pass.
+            reason = (f"{len(unexplained)} of {len(checks)} recall checks failed without a pattern of loss "
+                      f"({cross_recalled} codewords were recalled by a different backend); pass needs every "
+                      f"codeword recalled, so rerun with more --sessions and --turns to tell a model leaving "
+                      f"words out from state loss")
         else:
             verdict = PASS
             reason = (f"every earlier codeword was recalled, {cross_recalled} of them by a different backend "
                       f"from the one that received it")
-            if unexplained:
-                reason = (f"memory held: {recall.recalled} of {recall.expected} codewords recalled, "
-                          f"{cross_recalled} by a different backend from the one that received them")
 
     scattered = [check for check in unexplained if check.explained_by is None]
     if scattered and (verdict != INCONCLUSIVE or "without a clear pattern" not in reason):

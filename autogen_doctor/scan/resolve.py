@@ -201,6 +201,20 @@ class Resolver:
                     if nested.rsplit(".", 1)[-1] == head:
                         return key, nested
                 parent = module.functions.get(parent.parent) if parent.parent else None
+        if rest.count(".") == 1 and (rest.startswith("().") or "(" not in rest):
+            # `Klass().method()` or `obj.method()` where `obj = Klass(...)` in this function.
+            method = rest.rsplit(".", 1)[1]
+            class_text = head if rest.startswith("().") else None
+            if class_text is None and function.is_local(head):
+                for assign in function.assigns:
+                    if assign.targets == (head,) and assign.value.kind == "call":
+                        class_text = assign.value.dotted
+            if class_text is not None:
+                definition = self.definition(self.canonical(module, function, class_text), module)
+                if definition is not None and definition.klass is not None and not definition.rest:
+                    return self._method(definition.module, definition.klass.qualname, method)
+                if rest.startswith("()."):
+                    return None
         canonical = self.canonical(module, function, text)
         definition = self.definition(canonical, module)
         if definition is None:

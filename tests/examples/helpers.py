@@ -20,6 +20,7 @@ class Example:
     cause: str | None
     rule_family: str | None  # what `scan` must report (None: nothing at all)
     classic: bool = False  # needs the classic `autogen` API (pyautogen 0.9)
+    concurrent_turns: bool = False  # the loss shows only when a session's turns overlap
 
     @property
     def path(self) -> Path:
@@ -31,6 +32,7 @@ EXAMPLES = [
     Example("broken_no_restore", "state-loss", "not-rehydrated", "AD2"),
     Example("broken_team", "state-loss", "not-rehydrated", "AD2"),
     Example("broken_classic", "state-loss", "process-local-state", "AD1", classic=True),
+    Example("broken_racy", "state-loss", "lost-update", "AD5", concurrent_turns=True),
     Example("fixed_redis", "pass", None, None),
     Example("fixed_team", "pass", None, None),
     Example("fixed_classic", "pass", None, None, classic=True),

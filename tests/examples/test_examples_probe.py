@@ -15,6 +15,7 @@ pytestmark = pytest.mark.services
 
 WORKERS = 3
 PROBE = ("--sessions", "6", "--turns", "4", "--seed", "11", "--quiet")
+CONCURRENT = ("--concurrent-turns", "--turns", "5")
 EXIT_FOR_VERDICT = {"pass": 0, "state-loss": 1}
 
 
@@ -31,9 +32,12 @@ def probe(url: str, *extra: str) -> tuple[int, dict]:
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda e: e.name)
 def test_probe_gives_each_example_its_expected_verdict_under_several_workers(example: Example, redis_url):
     skip_without_classic_api(example)
-    with uvicorn_service("app:api", workers=WORKERS, app_dir=example.path, env={"REDIS_URL": redis_url}) as service:
-        code, report = probe(service.url)
-        concurrent = probe(service.url, "--concurrent-turns", "--turns", "5") if example.verdict == "pass" else None
+    # Each model call takes a while, as a real LLM's does, so that overlapping turns really overlap.
+    env = {"REDIS_URL": redis_url, "CODEWORD_LATENCY_S": "0.2"}
+    with uvicorn_service("app:api", workers=WORKERS, app_dir=example.path, env=env) as service:
+        code, report = probe(service.url, *(CONCURRENT if example.concurrent_turns else ()))
+        # A fixed service must also keep every turn when a session's turns overlap.
+        concurrent = probe(service.url, *CONCURRENT) if example.verdict == "pass" else None
 
     assert (report["verdict"], report["cause"]) == (example.verdict, example.cause), report["causes"]
     assert code == EXIT_FOR_VERDICT[example.verdict]

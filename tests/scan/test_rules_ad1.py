@@ -1,0 +1,407 @@
+"""AD1xx: process-local state. Firing cases per framework and the clean look-alikes."""
+
+
+def codes(result):
+    return [(f.code, f.path, f.line, f.symbol) for f in result.findings]
+
+
+def test_ad101_fastapi_direct_write(scan_tree):
+    result = scan_tree({"main.py": """
+        from fastapi import FastAPI
+        app = FastAPI()
+        sessions: dict[str, list] = {}
+
+        @app.post("/chat")
+        async def chat(req: dict):
+            sessions[req["sid"]] = [req["message"]]
+            return {"ok": True}
+    """}, codes="AD1")
+    assert codes(result) == [("AD101", "main.py", 7, "sessions")]
+    finding = result.findings[0]
+    assert "POST /chat" in finding.message and "Redis" in finding.fix
+    assert finding.context == 'sessions[req["sid"]] = [req["message"]]'
+
+
+def test_ad101_cross_module_state_through_helper_and_apirouter(scan_tree):
+    result = scan_tree({
+        "svc/__init__.py": "",
+        "svc/state.py": "from collections import defaultdict\nhistories = defaultdict(list)\n",
+        "svc/store.py": """
+            from .state import histories
+
+            def remember(sid, message):
+                histories[sid].append(message)
+        """,
+        "svc/routes.py": """
+            from fastapi import APIRouter
+            from . import store
+            router = APIRouter()
+
+            @router.websocket("/ws")
+            async def talk(websocket):
+                message = await websocket.receive_text()
+                store.remember("s", message)
+        """,
+    }, codes="AD1")
+    assert codes(result) == [("AD101", "svc/store.py", 4, "histories")]
+    assert "websocket /ws" in result.findings[0].message
+    assert "svc/state.py:2" in result.findings[0].message
+
+
+def test_ad101_module_attribute_access_and_reexport(scan_tree):
+    result = scan_tree({
+        "pkg/__init__.py": "from .memory import CACHE\n",
+        "pkg/memory.py": "from cachetools import TTLCache\nCACHE = TTLCache(maxsize=100, ttl=600)\n",
+        "web.py": """
+            import flask
+            import pkg
+            app = flask.Flask(__name__)
+
+            @app.route("/chat", methods=["POST"])
+            def chat():
+                pkg.CACHE[flask.request.json["sid"]] = flask.request.json["message"]
+                return "ok"
+        """,
+    }, codes="AD1")
+    assert codes(result) == [("AD101", "web.py", 7, "CACHE")]
+    assert "TTLCache" in result.findings[0].message and "gunicorn" in result.findings[0].fix
+
+
+def test_ad101_flask_blueprint_and_django_views_and_celery(scan_tree):
+    result = scan_tree({
+        "bp.py": """
+            from flask import Blueprint
+            chats = []
+            bp = Blueprint("chat", __name__)
+
+            @bp.post("/chat")
+            def post_chat():
+                chats.append(1)
+        """,
+        "shop/views.py": """
+            from django.http import JsonResponse
+            from django.views import View
+            carts = {}
+            orders = {}
+
+            def add(request):
+                carts[request.session.session_key] = request.POST["item"]
+                return JsonResponse({})
+
+            class OrderView(View):
+                def post(self, request):
+                    orders.update({request.user.id: 1})
+        """,
+        "jobs.py": """
+            from celery import Celery, shared_task
+            app = Celery("jobs")
+            seen = set()
+            done = []
+
+            @app.task
+            def handle(x):
+                seen.add(x)
+
+            @shared_task(bind=True)
+            def other(self, x):
+                done.insert(0, x)
+        """,
+    }, codes="AD1")
+    assert sorted(codes(result)) == [
+        ("AD101", "bp.py", 7, "chats"),
+        ("AD101", "jobs.py", 8, "seen"),
+        ("AD101", "jobs.py", 12, "done"),
+        ("AD101", "shop/views.py", 7, "carts"),
+        ("AD101", "shop/views.py", 12, "orders"),
+    ]
+    celery_fix = [f.fix for f in result.findings if f.symbol == "seen"][0]
+    assert "Celery" in celery_fix
+
+
+def test_ad101_starlette_routes_aiohttp_chainlit_and_add_api_route(scan_tree):
+    result = scan_tree({
+        "star.py": """
+            from starlette.applications import Starlette
+            from starlette.routing import Route
+            state = {}
+
+            async def homepage(request):
+                state["last"] = await request.body()
+
+            app = Starlette(routes=[Route("/", homepage)])
+        """,
+        "aio.py": """
+            from aiohttp import web
+            routes = web.RouteTableDef()
+            log = []
+
+            @routes.post("/chat")
+            async def chat(request):
+                log.append(await request.text())
+
+            async def other(request):
+                log.extend([1])
+
+            app = web.Application()
+            app.router.add_get("/other", other)
+        """,
+        "cl_app.py": """
+            import chainlit as cl
+            memory = {}
+
+            @cl.on_message
+            async def main(message: cl.Message):
+                memory.setdefault(cl.user_session.get("id"), []).append(message.content)
+        """,
+        "api.py": """
+            from fastapi import FastAPI
+            api = FastAPI()
+            pending = {}
+
+            def enqueue(job: dict):
+                pending[job["id"]] = job
+
+            api.add_api_route("/enqueue", enqueue, methods=["POST"])
+        """,
+    }, codes="AD1")
+    assert sorted((c, p, s) for c, p, _, s in codes(result)) == [
+        ("AD101", "aio.py", "log"), ("AD101", "aio.py", "log"),
+        ("AD101", "api.py", "pending"), ("AD101", "cl_app.py", "memory"), ("AD101", "star.py", "state"),
+    ]
+
+
+def test_ad101_aliased_route_object_resolved_by_constructor(scan_tree):
+    result = scan_tree({"m.py": """
+        import fastapi as fa
+        service = fa.FastAPI()
+        turns = []
+
+        @service.post("/t")
+        def t(x: str):
+            turns.append(x)
+    """}, codes="AD1")
+    assert codes(result) == [("AD101", "m.py", 7, "turns")]
+
+
+def test_ad101_silent_on_import_time_registries_config_and_reads(scan_tree):
+    result = scan_tree({"main.py": """
+        from fastapi import FastAPI
+        app = FastAPI()
+        TOOLS = {}
+        CONFIG = {"model": "gpt-4o", "temperature": 0}
+        ALLOWED = ["a", "b"]
+        _clients = {}
+
+        def tool(fn):
+            TOOLS[fn.__name__] = fn
+            return fn
+
+        @tool
+        def search(q): return q
+
+        TOOLS["extra"] = search
+        ALLOWED.append("c")
+
+        @app.post("/chat")
+        async def chat(req: dict):
+            model = CONFIG["model"]
+            if req["tool"] in TOOLS and req["x"] in ALLOWED:
+                _clients.setdefault(model, object())
+                local = {}
+                local["x"] = 1
+                return TOOLS[req["tool"]](req["q"])
+    """}, codes="AD1")
+    assert codes(result) == []
+
+
+def test_ad101_silent_on_one_off_script_and_code_without_entry_points(scan_tree):
+    result = scan_tree({
+        "batch.py": """
+            results = {}
+
+            def run(item):
+                results[item] = item * 2
+
+            if __name__ == "__main__":
+                for i in range(3):
+                    run(i)
+        """,
+        "lib.py": """
+            registry = []
+
+            def register(x):
+                registry.append(x)
+        """,
+    }, codes="AD1")
+    assert codes(result) == []
+
+
+def test_ad101_streamlit_script_globals_are_per_run_but_imported_state_is_shared(scan_tree):
+    result = scan_tree({
+        "shared.py": "conversations = {}\n",
+        "ui.py": """
+            import streamlit as st
+            from shared import conversations
+            history = []
+            history.append(st.chat_input("say"))
+            conversations[st.session_state["id"]] = history
+        """,
+    }, codes="AD1")
+    assert codes(result) == [("AD101", "ui.py", 5, "conversations")]
+
+
+def test_ad102_class_attribute_store(scan_tree):
+    result = scan_tree({"main.py": """
+        from fastapi import FastAPI
+        app = FastAPI()
+
+        class Memory:
+            history = {}
+            def add(self, sid, m):
+                self.history.setdefault(sid, []).append(m)
+
+        class Fine:
+            items = []
+            def __init__(self):
+                self.items = []
+            def add(self, m):
+                self.items.append(m)
+
+        class Registry:
+            store = {}
+            @classmethod
+            def put(cls, k, v):
+                cls.store[k] = v
+
+        @app.post("/chat")
+        def chat(sid: str, m: str):
+            Memory().add(sid, m)
+            Fine().add(m)
+            Registry.put(sid, m)
+    """}, codes="AD1")
+    assert sorted(codes(result)) == [("AD102", "main.py", 7, "Memory.history"),
+                                     ("AD102", "main.py", 20, "Registry.store")]
+
+
+def test_ad103_global_rebinding_but_not_lazy_init(scan_tree):
+    result = scan_tree({"main.py": """
+        from flask import Flask
+        app = Flask(__name__)
+        last_answer = None
+        _client = None
+
+        def client():
+            global _client
+            if _client is None:
+                _client = object()
+            return _client
+
+        def store(answer):
+            global last_answer
+            last_answer = answer
+
+        @app.route("/ask")
+        def ask():
+            store(client())
+            return "ok"
+    """}, codes="AD1")
+    assert codes(result) == [("AD103", "main.py", 14, "last_answer")]
+
+
+def test_ad104_cached_agent_factories(scan_tree):
+    result = scan_tree({"agents.py": """
+        import functools
+        import streamlit as st
+        from autogen_agentchat.agents import AssistantAgent
+        from autogen_agentchat.teams import RoundRobinGroupChat
+        from autogen_ext.models.openai import OpenAIChatCompletionClient
+
+        @functools.lru_cache(maxsize=None)
+        def get_agent(session_id: str):
+            return AssistantAgent("helper", model_client=get_client())
+
+        @st.cache_resource
+        def get_team():
+            team = RoundRobinGroupChat([get_agent("x")])
+            return team
+
+        @functools.cache
+        def get_client():
+            return OpenAIChatCompletionClient(model="gpt-4o")
+    """}, codes="AD104")
+    assert [(f.line, f.symbol) for f in result.findings] == [(8, "get_agent"), (12, "get_team")]
+    assert "st.session_state" in result.findings[1].fix
+
+
+def test_ad104_classic_aliased_import(scan_tree):
+    result = scan_tree({"a.py": """
+        from functools import lru_cache
+        import autogen as ag
+
+        @lru_cache
+        def manager():
+            chat = ag.GroupChat(agents=[], messages=[])
+            return ag.GroupChatManager(groupchat=chat)
+    """}, codes="AD104")
+    assert [f.symbol for f in result.findings] == ["manager"]
+
+
+def test_ad105_module_level_agents_used_by_handlers(scan_tree):
+    result = scan_tree({
+        "bots.py": """
+            from autogen import AssistantAgent as A, UserProxyAgent
+            from autogen_agentchat import agents
+            from autogen_agentchat.teams import RoundRobinGroupChat
+            helper = A("helper", llm_config=False)
+            modern = agents.AssistantAgent("m", model_client=None)
+            team = RoundRobinGroupChat([modern])
+        """,
+        "main.py": """
+            from fastapi import FastAPI
+            from autogen import UserProxyAgent
+            from bots import helper, team
+            app = FastAPI()
+
+            @app.post("/classic")
+            def classic(msg: str):
+                user = UserProxyAgent("user", human_input_mode="NEVER")
+                user.initiate_chat(helper, message=msg)
+
+            @app.post("/modern")
+            async def modern(msg: str):
+                return await team.run(task=msg)
+        """,
+    }, codes="AD105")
+    assert [(f.path, f.line, f.symbol) for f in result.findings] == [("main.py", 9, "helper"), ("main.py", 13, "team")]
+
+
+def test_ad105_silent_for_agent_used_only_in_a_script(scan_tree):
+    result = scan_tree({"demo.py": """
+        import asyncio
+        from autogen_agentchat.agents import AssistantAgent
+        agent = AssistantAgent("a", model_client=None)
+
+        async def main():
+            await agent.run(task="hi")
+
+        if __name__ == "__main__":
+            asyncio.run(main())
+    """}, codes="AD1")
+    assert codes(result) == []
+
+
+def test_ad106_module_runtime_and_ad107_mem0(scan_tree):
+    result = scan_tree({"main.py": """
+        from fastapi import FastAPI
+        from autogen_core import SingleThreadedAgentRuntime, TopicId
+        from autogen_ext.memory.mem0 import Mem0Memory
+        app = FastAPI()
+        runtime = SingleThreadedAgentRuntime()
+        memory = Mem0Memory(is_cloud=True, api_key="k")
+        ok_memory = Mem0Memory(is_cloud=True, api_key="k", user_id="svc")
+
+        @app.post("/chat")
+        async def chat(sid: str, msg: str):
+            await runtime.publish_message(msg, topic_id=TopicId("chat", sid))
+    """}, codes="AD10")
+    assert sorted((f.code, f.line) for f in result.findings) == [("AD106", 11), ("AD107", 6)]
