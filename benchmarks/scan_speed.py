@@ -74,6 +74,10 @@ def timed(command: list[str], timeout: float) -> tuple[float | None, int | None,
     return time.perf_counter() - started, done.returncode, tail
 
 
+def say(text: str = "") -> None:
+    print(text, flush=True)  # progress shows up even when the output goes to a file
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tree", action="append", type=Path,
@@ -89,12 +93,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"scan_speed: error: not a folder: {', '.join(missing)}", file=sys.stderr)
         return 2
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    print(f"trees: {', '.join(str(tree) for tree in trees)}")
-    print(f"python {sys.version.split()[0]}, {cores} cores available")
+    say(f"trees: {', '.join(str(tree) for tree in trees)}")
+    say(f"python {sys.version.split()[0]}, {cores} cores available")
 
     files = python_files(trees)
     floor, lines, failures = parse_floor(files)
-    print(f"files: {len(files)} Python files, {lines:,} lines ({failures} do not parse)")
+    say(f"files: {len(files)} Python files, {lines:,} lines ({failures} do not parse)")
+    say(f"  floor done: {floor:.2f} s")
 
     rows: list[tuple[str, float | None, str]] = [("ast.parse floor (1 process)", floor, "")]
     cache_dir = Path(tempfile.mkdtemp(prefix="autogen-doctor-bench-"))
@@ -107,6 +112,7 @@ def main(argv: list[str] | None = None) -> int:
             seconds, code, tail = timed(scan, args.timeout)
             note = "" if code in (0, 1) else f"exit {code}: {tail}"
             rows.append((label, seconds, note))
+            say(f"  {label}: {'-' if seconds is None else f'{seconds:.2f} s'} {note}".rstrip())
     finally:
         shutil.rmtree(cache_dir, ignore_errors=True)
 
@@ -118,19 +124,20 @@ def main(argv: list[str] | None = None) -> int:
             command = [bandit, "-r", "-q", "-f", "json", "-o", os.devnull, *map(str, trees)]
             seconds, code, tail = timed(command, args.timeout)
             rows.append(("bandit -r -q", seconds, tail if seconds is None else ""))
+            say(f"  bandit: {'-' if seconds is None else f'{seconds:.2f} s'}")
 
-    print()
-    print(f"{'':34} {'seconds':>9} {'x floor':>8}")
+    say()
+    say(f"{'':34} {'seconds':>9} {'x floor':>8}")
     for label, seconds, note in rows:
         if seconds is None:
-            print(f"{label:34} {'-':>9} {'-':>8}  {note}")
+            say(f"{label:34} {'-':>9} {'-':>8}  {note}")
         else:
-            print(f"{label:34} {seconds:9.2f} {seconds / floor:8.2f}  {note}".rstrip())
+            say(f"{label:34} {seconds:9.2f} {seconds / floor:8.2f}  {note}".rstrip())
     cold, warm = rows[1][1], rows[2][1]
     if cold and warm:
-        print(f"\nwarm scan is {cold / warm:.1f}x faster than cold")
+        say(f"\nwarm scan is {cold / warm:.1f}x faster than cold")
     if not args.skip_bandit and rows[-1][1] and cold:
-        print(f"cold scan is {rows[-1][1] / cold:.1f}x faster than bandit")
+        say(f"cold scan is {rows[-1][1] / cold:.1f}x faster than bandit")
     return 0
 
 

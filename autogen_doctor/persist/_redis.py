@@ -29,3 +29,17 @@ def as_text(value: bytes | str | None) -> str | None:
     if value is None or isinstance(value, str):
         return value
     return value.decode("utf-8")
+
+
+def check_client(client: object, *, want_async: bool, owner: str) -> None:
+    """Refuse a client of the wrong kind at construction, not at the first command."""
+    redis = require_redis()
+    import redis.asyncio
+
+    sync_kinds = (redis.Redis, redis.RedisCluster)
+    async_kinds = (redis.asyncio.Redis, redis.asyncio.RedisCluster)
+    if want_async and isinstance(client, sync_kinds):
+        raise TypeError(f"{owner} needs an async client (redis.asyncio.Redis), got a sync redis.Redis")
+    if not want_async and isinstance(client, async_kinds):
+        raise TypeError(f"{owner} needs a sync client (redis.Redis), got redis.asyncio.Redis; "
+                        "use AsyncRedisHistoryStore")

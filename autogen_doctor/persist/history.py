@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any, Mapping, Union
 
-from autogen_doctor.persist._redis import as_text, require_redis, require_redis_asyncio
+from autogen_doctor.persist._redis import as_text, check_client, require_redis, require_redis_asyncio
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -69,6 +69,7 @@ class RedisHistoryStore(_HistoryKeys):
         self, client: "Redis", *, ttl_seconds: int | None = DEFAULT_TTL_SECONDS, prefix: str = DEFAULT_HISTORY_PREFIX
     ) -> None:
         super().__init__(ttl_seconds, prefix)
+        check_client(client, want_async=False, owner="RedisHistoryStore")
         self.client = client
 
     @classmethod
@@ -111,6 +112,7 @@ class AsyncRedisHistoryStore(_HistoryKeys):
         prefix: str = DEFAULT_HISTORY_PREFIX,
     ) -> None:
         super().__init__(ttl_seconds, prefix)
+        check_client(client, want_async=True, owner="AsyncRedisHistoryStore")
         self.client = client
 
     @classmethod

@@ -23,7 +23,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable, Mapping, Protocol, TypeVar
 
-from autogen_doctor.persist._redis import as_text, require_redis_asyncio
+from autogen_doctor.persist._redis import as_text, check_client, require_redis_asyncio
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis as AsyncRedis
@@ -104,6 +104,7 @@ class RedisStateStore:
             raise ValueError("ttl_seconds must be positive, or None for no expiry")
         if max_retries < 0:
             raise ValueError("max_retries must be 0 or more")
+        check_client(client, want_async=True, owner="RedisStateStore")
         self.client = client
         self.ttl_seconds = ttl_seconds
         self.prefix = prefix

@@ -169,6 +169,12 @@ def _walk(root: Path, real_root: str, exclude: pathspec.PathSpec | None) -> Iter
                     continue
                 subdirs.append((path, rules))
             else:
+                try:
+                    regular = entry.is_file()
+                except OSError:
+                    regular = False
+                if not regular:
+                    continue  # FIFOs, sockets, devices: reading them could block
                 if rules.ignores(path, False) or _excluded(path, root, exclude):
                     continue
                 yield path

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass, field
+from operator import itemgetter
 
 MODULE_BODY = "<module>"
 
@@ -35,8 +36,7 @@ _EMPTY: frozenset[str] = frozenset()
 
 
 def _compact_reduce(self):
-    """Pickle as (class, positional values) with trailing defaults dropped: facts travel from
-    worker processes and live in the cache, so their size is scan time."""
+    """Pickle as (class, positional values) with trailing defaults dropped."""
     values = [getattr(self, name) for name in self.__dataclass_fields__]
     defaults = type(self)._defaults
     while values and len(values) > type(self)._required and values[-1] == defaults[len(values) - 1]:
@@ -63,21 +63,68 @@ def _compact(cls):
     return cls
 
 
-@_compact
-@dataclass(slots=True)
-class Expr:
-    """A summary of one expression: enough for the rules, no AST."""
+_REQUIRED = object()
 
-    kind: str  # name attr call str const list tuple set dict comp fstr binop subscript lambda other
-    dotted: str = ""  # name/attr/subscript: its dotted text; call: the callee's dotted text
-    text: str | None = None  # str constant, or the literal start of an f-string
-    names: frozenset[str] = _EMPTY  # every Name read inside
-    args: tuple["Expr", ...] = ()  # call positional args; literal elements; binop operands
-    kwargs: tuple[tuple[str, "Expr"], ...] = ()  # call keywords ("**" for **kwargs)
-    strings: tuple[str, ...] = ()  # string constants inside (f-string parts included)
-    calls: tuple[str, ...] = ()  # callees of calls inside, outermost first
-    size: int = 0  # number of elements of a literal
-    awaited: bool = False
+
+class _Record(tuple):
+    """A small immutable record stored as a plain tuple.
+
+    Facts hold hundreds of thousands of these; as tuple subclasses without a Python
+    `__new__`, pickle rebuilds them in C (the NEWOBJ opcode), which keeps cache loads and
+    worker-to-parent transfers fast. Fields are read through C-level itemgetter properties.
+    """
+
+    __slots__ = ()
+    _fields: tuple[str, ...] = ()
+    _defaults: tuple = ()
+    _index: dict[str, int] = {}
+
+    @classmethod
+    def make(cls, *args, **kwargs):
+        values = list(args) + list(cls._defaults[len(args):])
+        for key, value in kwargs.items():
+            values[cls._index[key]] = value
+        return tuple.__new__(cls, values)
+
+    def replace(self, **kwargs):
+        values = list(self)
+        for key, value in kwargs.items():
+            values[self._index[key]] = value
+        return tuple.__new__(type(self), values)
+
+    def __getnewargs__(self):
+        return (tuple(self),)
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{name}={value!r}" for name, value in zip(self._fields, self))
+        return f"{type(self).__name__}({inner})"
+
+
+def _record_fields(*spec: tuple[str, object]):
+    def decorate(cls):
+        cls._fields = tuple(name for name, _ in spec)
+        cls._defaults = tuple(default for _, default in spec)
+        cls._index = {name: index for index, name in enumerate(cls._fields)}
+        for index, name in enumerate(cls._fields):
+            setattr(cls, name, property(itemgetter(index)))
+        return cls
+
+    return decorate
+
+
+@_record_fields(("kind", _REQUIRED), ("dotted", ""), ("text", None), ("names", _EMPTY), ("args", ()),
+                ("kwargs", ()), ("strings", ()), ("calls", ()), ("size", 0), ("awaited", False))
+class Expr(_Record):
+    """A summary of one expression: enough for the rules, no AST.
+
+    kind: name attr call str const list tuple set dict comp fstr binop subscript lambda ifexp boolop other;
+    dotted: name/attr/subscript: its dotted text, call: the callee's; text: a str constant or the
+    literal start of an f-string; names: every Name read inside; args: call positional args,
+    literal elements, binop operands; kwargs: call keywords ("**" for **kwargs); strings and
+    calls: string constants and callees inside; size: elements of a literal.
+    """
+
+    __slots__ = ()
 
     def kwarg(self, name: str) -> "Expr | None":
         for key, value in self.kwargs:
@@ -94,24 +141,18 @@ class Expr:
         return self.args[index] if index < len(self.args) else None
 
 
-@_compact
-@dataclass(slots=True)
-class Call:
-    """One call site inside a function (or the module body)."""
+@_record_fields(("func", _REQUIRED), ("line", 0), ("col", 0), ("end_line", 0), ("end_col", 0), ("args", ()),
+                ("kwargs", ()), ("awaited", False), ("statement", False), ("target", None), ("withs", ()),
+                ("in_loop", False), ("arg_names", _EMPTY), ("receiver_expr", None))
+class Call(_Record):
+    """One call site inside a function (or the module body).
 
-    func: str
-    line: int
-    col: int
-    end_line: int
-    end_col: int
-    args: tuple[Expr, ...] = ()
-    kwargs: tuple[tuple[str, Expr], ...] = ()
-    awaited: bool = False
-    statement: bool = False  # its result is discarded (an expression statement)
-    target: str | None = None  # the name its result is assigned to, if any
-    withs: tuple[str, ...] = ()  # enclosing `with` context expressions (dotted)
-    in_loop: bool = False
-    arg_names: frozenset[str] = _EMPTY  # every Name read in its arguments
+    statement: its result is discarded; target: the name its result is assigned to; withs:
+    enclosing `with` context expressions (dotted); arg_names: every Name read in its arguments;
+    receiver_expr: summary of the receiver, kept only for path-writing methods.
+    """
+
+    __slots__ = ()
 
     def kwarg(self, name: str) -> Expr | None:
         for key, value in self.kwargs:
@@ -135,39 +176,27 @@ class Call:
         return self.func.rsplit(".", 1)[0] if "." in self.func else ""
 
 
-@_compact
-@dataclass(slots=True)
-class Mutation:
+@_record_fields(("base", _REQUIRED), ("how", ""), ("line", 0), ("col", 0), ("end_line", 0), ("end_col", 0),
+                ("withs", ()))
+class Mutation(_Record):
     """A write into a container or attribute: `base` is the container's dotted text."""
 
-    base: str
-    how: str
-    line: int
-    col: int
-    end_line: int
-    end_col: int
-    withs: tuple[str, ...] = ()
+    __slots__ = ()
 
 
-@_compact
-@dataclass(slots=True)
-class GlobalWrite:
-    name: str
-    line: int
-    col: int
-    lazy_init: bool  # inside `if NAME is None:` / `if not NAME:` (one-time initialisation)
+@_record_fields(("name", _REQUIRED), ("line", 0), ("col", 0), ("lazy_init", False))
+class GlobalWrite(_Record):
+    """`global NAME` then NAME = ...; lazy_init: inside `if NAME is None:` / `if not NAME:`."""
+
+    __slots__ = ()
 
 
-@_compact
-@dataclass(slots=True)
-class Assign:
-    """`targets = value` (also `for target in value`, `with value as target`)."""
+@_record_fields(("targets", _REQUIRED), ("value", None), ("line", 0), ("col", 0), ("how", "assign"))
+class Assign(_Record):
+    """`targets = value` (also `for target in value`, `with value as target`); how: assign, for,
+    with, annotated, augmented."""
 
-    targets: tuple[str, ...]
-    value: Expr
-    line: int
-    col: int
-    how: str = "assign"  # assign, for, with, annotated, augmented
+    __slots__ = ()
 
 
 @_compact
@@ -457,10 +486,10 @@ class _Builder:
         for statement in node.body:
             if isinstance(statement, (ast.Assign, ast.AnnAssign)):
                 targets = statement.targets if isinstance(statement, ast.Assign) else [statement.target]
-                value = self.expr(statement.value) if statement.value is not None else Expr("other")
+                value = self.expr(statement.value) if statement.value is not None else Expr.make("other")
                 for target in targets:
                     if isinstance(target, ast.Name):
-                        info.attrs.setdefault(target.id, Assign((target.id,), value, statement.lineno,
+                        info.attrs.setdefault(target.id, Assign.make((target.id,), value, statement.lineno,
                                                                 statement.col_offset + 1))
                     else:
                         self.expr(target)
@@ -511,13 +540,13 @@ class _Builder:
         if scope.qualname == MODULE_BODY:
             return
         if target.id in scope.global_decls:
-            scope.global_writes.append(GlobalWrite(target.id, target.lineno, target.col_offset + 1,
+            scope.global_writes.append(GlobalWrite.make(target.id, target.lineno, target.col_offset + 1,
                                                    target.id in self.guarded))
         else:
             scope.local_names.add(target.id)
 
     def _mutation(self, base: str, how: str, node: ast.AST) -> None:
-        self.scope.mutations.append(Mutation(
+        self.scope.mutations.append(Mutation.make(
             base, how, node.lineno, node.col_offset + 1,
             getattr(node, "end_lineno", None) or node.lineno, (getattr(node, "end_col_offset", None) or 0) + 1,
             self.withs))
@@ -526,7 +555,7 @@ class _Builder:
         texts: list[str] = []
         for target in targets:
             self._target_texts(target, texts)
-        record = Assign(tuple(texts), value, node.lineno, node.col_offset + 1, how)
+        record = Assign.make(tuple(texts), value, node.lineno, node.col_offset + 1, how)
         if self.scope.qualname == MODULE_BODY and not self.class_stack:
             for text in texts:
                 if "." not in text and "[" not in text:
@@ -545,7 +574,7 @@ class _Builder:
         if isinstance(call, ast.Call) and len(targets) == 1 and isinstance(targets[0], ast.Name):
             recorded = self._last_call_for.get(id(call))
             if recorded is not None:
-                recorded.target = targets[0].id
+                recorded[_TARGET] = targets[0].id
 
     def on_ann_assign(self, node: ast.AnnAssign) -> None:
         if node.value is None:
@@ -563,7 +592,7 @@ class _Builder:
         if isinstance(target, ast.Name):
             if self.scope.qualname != MODULE_BODY:
                 if target.id in self.scope.global_decls:
-                    self.scope.global_writes.append(GlobalWrite(target.id, target.lineno,
+                    self.scope.global_writes.append(GlobalWrite.make(target.id, target.lineno,
                                                                 target.col_offset + 1, False))
                 else:
                     self.scope.local_names.add(target.id)
@@ -571,7 +600,7 @@ class _Builder:
             self._record_assign([target], value, node, "augmented")
             if self.scope.qualname != MODULE_BODY and target.id not in self.scope.global_decls:
                 # `history += [m]` on a list mutates it in place
-                self.scope.mutations.append(Mutation(target.id, "augmented assignment", node.lineno,
+                self.scope.mutations.append(Mutation.make(target.id, "augmented assignment", node.lineno,
                                                      node.col_offset + 1, node.lineno, node.col_offset + 1,
                                                      self.withs))
         else:
@@ -598,7 +627,7 @@ class _Builder:
         if isinstance(call, ast.Call):
             recorded = self._last_call_for.get(id(call))
             if recorded is not None:
-                recorded.statement = True
+                recorded[_STATEMENT] = True
 
     def on_return(self, node: ast.Return) -> None:
         if node.value is not None:
@@ -655,22 +684,21 @@ class _Builder:
         if kind is ast.Name:
             if isinstance(node.ctx, ast.Load):
                 self.scope.reads.add(node.id)
-            return Expr("name", node.id, names=frozenset((node.id,)))
+            return Expr.make("name", node.id, names=frozenset((node.id,)))
         if kind is ast.Constant:
             value = node.value
             if isinstance(value, str):
-                return Expr("str", text=value[:_MAX_TEXT], strings=(value[:_MAX_TEXT],))
-            return Expr("const", text=repr(value)[:40])
+                return Expr.make("str", text=value[:_MAX_TEXT], strings=(value[:_MAX_TEXT],))
+            return Expr.make("const", text=repr(value)[:40])
         if kind is ast.Attribute:
             inner = self.expr(node.value, depth + 1)
             text = dotted(node)
-            return Expr("attr", text, names=inner.names, strings=inner.strings, calls=inner.calls)
+            return Expr.make("attr", text, names=inner.names, strings=inner.strings, calls=inner.calls)
         if kind is ast.Call:
             return self._call(node, depth, awaited)
         if kind is ast.Await:
             inner = self.expr(node.value, depth, awaited=True)
-            inner.awaited = True
-            return inner
+            return inner.replace(awaited=True)
         if kind in (ast.List, ast.Tuple, ast.Set):
             parts = [self.expr(element, depth + 1) for element in node.elts]
             label = "list" if kind is ast.List else "tuple" if kind is ast.Tuple else "set"
@@ -682,22 +710,18 @@ class _Builder:
         if kind is ast.JoinedStr:
             parts = [self.expr(value, depth + 1) for value in node.values]
             leading = node.values[0].value if node.values and isinstance(node.values[0], ast.Constant) else None
-            combined = self._combine("fstr", parts)
-            combined.text = leading if isinstance(leading, str) else ""
-            return combined
+            return self._combine("fstr", parts, text=leading if isinstance(leading, str) else "")
         if kind is ast.FormattedValue:
             return self.expr(node.value, depth + 1)
         if kind is ast.BinOp:
             parts = [self.expr(node.left, depth + 1), self.expr(node.right, depth + 1)]
-            combined = self._combine("binop", parts, keep=parts if depth <= _MAX_DEPTH else ())
-            combined.text = type(node.op).__name__
-            return combined
+            return self._combine("binop", parts, keep=parts if depth <= _MAX_DEPTH else (),
+                                 text=type(node.op).__name__)
         if kind is ast.Subscript:
             inner = self.expr(node.value, depth + 1)
             index = self.expr(node.slice, depth + 1)
-            combined = self._combine("subscript", [inner, index], keep=[inner, index] if depth <= _MAX_DEPTH else ())
-            combined.dotted = dotted(node)
-            return combined
+            return self._combine("subscript", [inner, index], keep=[inner, index] if depth <= _MAX_DEPTH else (),
+                                 dotted=dotted(node))
         if kind in (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp):
             parts = []
             for generator in node.generators:
@@ -729,15 +753,12 @@ class _Builder:
                 for item in value:
                     if isinstance(item, ast.expr):
                         parts.append(self.expr(item, depth + 1))
-        combined = self._combine("other", parts, keep=parts if kind in (ast.IfExp, ast.BoolOp) and depth <= _MAX_DEPTH else ())
-        if kind is ast.IfExp:
-            combined.kind = "ifexp"
-        elif kind is ast.BoolOp:
-            combined.kind = "boolop"
-        return combined
+        label = "ifexp" if kind is ast.IfExp else "boolop" if kind is ast.BoolOp else "other"
+        return self._combine(label, parts, keep=parts if label != "other" and depth <= _MAX_DEPTH else ())
 
     @staticmethod
-    def _combine(kind: str, parts: list[Expr], size: int = 0, keep=()) -> Expr:
+    def _combine(kind: str, parts: list[Expr], size: int = 0, keep=(), text: str | None = None,
+                 dotted: str = "") -> Expr:
         names: set[str] = set()
         strings: list[str] = []
         calls: list[str] = []
@@ -748,44 +769,51 @@ class _Builder:
                 strings.extend(part.strings)
             if part.calls and len(calls) < _MAX_COLLECTED:
                 calls.extend(part.calls)
-        return Expr(kind, names=frozenset(names), args=tuple(keep[:_MAX_ITEMS]),
-                    strings=tuple(strings[:_MAX_COLLECTED]), calls=tuple(calls[:_MAX_COLLECTED]), size=size)
+        return tuple.__new__(Expr, (kind, dotted, text, frozenset(names), tuple(keep[:_MAX_ITEMS]), (),
+                                    tuple(strings[:_MAX_COLLECTED]), tuple(calls[:_MAX_COLLECTED]), size, False))
 
     def _call(self, node: ast.Call, depth: int, awaited: bool) -> Expr:
         func_text = dotted(node.func)
+        if not func_text and isinstance(node.func, ast.Attribute):
+            func_text = "<expr>." + node.func.attr  # `(BASE / name).write_text(...)`
         if func_text in _UNINTERESTING_CALLS:
             parts = [self.expr(argument, depth + 1) for argument in node.args]
             parts.extend(self.expr(keyword.value, depth + 1) for keyword in node.keywords)
             self.scope.reads.add(func_text)
-            combined = self._combine("call", parts)
-            combined.dotted = func_text
-            return combined
-        record = Call(func_text, node.lineno, node.col_offset + 1,
-                      getattr(node, "end_lineno", None) or node.lineno,
-                      (getattr(node, "end_col_offset", None) or 0) + 1,
-                      awaited=awaited, withs=self.withs, in_loop=self.loop_depth > 0)
-        self.scope.calls.append(record)
-        self._last_call_for[id(node)] = record
-        callee = self.expr(node.func, depth + 1) if not isinstance(node.func, ast.Name) else None
+            return self._combine("call", parts, dotted=func_text)
+        # A draft (list) in Call field order; frozen into Call records when the module is done,
+        # because statements set `statement` and `target` after the expression is summarised.
+        draft = [func_text, node.lineno, node.col_offset + 1, getattr(node, "end_lineno", None) or node.lineno,
+                 (getattr(node, "end_col_offset", None) or 0) + 1, (), (), awaited, False, None, self.withs,
+                 self.loop_depth > 0, _EMPTY, None]
+        self.scope.calls.append(draft)  # type: ignore[arg-type]
+        self._last_call_for[id(node)] = draft
+        if isinstance(node.func, ast.Attribute) and node.func.attr in _PATH_METHODS:
+            receiver = self.expr(node.func.value, depth + 1)
+            draft[_RECEIVER_EXPR] = receiver
+            callee = Expr.make("attr", func_text, names=receiver.names, strings=receiver.strings,
+                               calls=receiver.calls)
+        else:
+            callee = self.expr(node.func, depth + 1) if not isinstance(node.func, ast.Name) else None
         if callee is None:
             self.scope.reads.add(node.func.id)  # type: ignore[attr-defined]
-        args = tuple(self.expr(argument, depth + 1) for argument in node.args)
-        kwargs = tuple((keyword.arg or "**", self.expr(keyword.value, depth + 1)) for keyword in node.keywords)
-        record.args = args[:_MAX_ITEMS]
-        record.kwargs = kwargs[:_MAX_ITEMS]
+        args = tuple(self.expr(argument, depth + 1) for argument in node.args)[:_MAX_ITEMS]
+        kwargs = tuple((keyword.arg or "**", self.expr(keyword.value, depth + 1))
+                       for keyword in node.keywords)[:_MAX_ITEMS]
+        draft[_ARGS] = args
+        draft[_KWARGS] = kwargs
         parts = list(args) + [value for _, value in kwargs]
+        if parts:
+            draft[_ARG_NAMES] = frozenset().union(*(part.names for part in parts))
         if callee is not None:
             parts.append(callee)
-        combined = self._combine("call", parts)
-        record.arg_names = frozenset().union(*(part.names for part in parts[:len(args) + len(kwargs)])) \
-            if parts else _EMPTY
-        combined.dotted = func_text
-        combined.calls = (func_text,) + combined.calls if func_text else combined.calls
-        combined.awaited = awaited
+        combined = self._combine("call", parts, dotted=func_text)
         # Keep argument detail only near the top: deep nesting is summarised by names/strings/calls.
-        if depth <= _MAX_DEPTH:
-            combined.args = record.args
-            combined.kwargs = record.kwargs
+        near_top = depth <= _MAX_DEPTH
+        combined = tuple.__new__(Expr, (
+            "call", func_text, None, combined.names, args if near_top else (), kwargs if near_top else (),
+            combined.strings, ((func_text,) + combined.calls)[:_MAX_COLLECTED + 1] if func_text else combined.calls,
+            0, awaited))
         # A mutating method call writes into its receiver: `sessions[sid].append(m)`.
         if isinstance(node.func, ast.Attribute) and node.func.attr in MUTATING_METHODS:
             base = container_base(dotted(node.func.value))
@@ -795,6 +823,12 @@ class _Builder:
 
     _last_call_for: dict
 
+
+_ARGS, _KWARGS, _STATEMENT, _TARGET, _ARG_NAMES, _RECEIVER_EXPR = 5, 6, 8, 9, 12, 13
+
+# Methods whose receiver is a path or file worth summarising (`(DIR / name).write_text(...)`).
+_PATH_METHODS = frozenset({"write_text", "write_bytes", "open", "touch", "save_local", "to_csv", "to_json",
+                           "to_parquet", "to_pickle"})
 
 # Builtins whose calls tell no rule anything (their arguments are still summarised).
 _UNINTERESTING_CALLS = frozenset({
@@ -861,4 +895,6 @@ def build_module_facts(tree: ast.Module, name: str, path: str, is_package: bool,
     builder = _Builder(facts, package)
     builder._last_call_for = {}
     builder.body(tree.body)
+    for function in facts.functions.values():
+        function.calls = [tuple.__new__(Call, draft) for draft in function.calls]
     return facts

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import io
+import stat
 import tokenize
 import warnings
 from pathlib import Path
@@ -22,7 +23,10 @@ class ParseProblem(Exception):
 def read_bytes(path: Path) -> bytes:
     """The file's bytes, or ParseProblem when it is unreadable or too large."""
     try:
-        size = path.stat().st_size
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
+            raise ParseProblem("not a regular file")
+        size = info.st_size
         if size > MAX_FILE_BYTES:
             raise ParseProblem(f"file is {size / 1048576:.1f} MB, over the {MAX_FILE_BYTES // 1048576} MB limit; skipped")
         with open(path, "rb") as handle:
@@ -45,7 +49,10 @@ def decode_python(data: bytes) -> str:
     try:
         encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
     except SyntaxError as error:
-        raise ParseProblem(f"cannot decode: {error.msg if hasattr(error, 'msg') else error}") from None
+        reason = getattr(error, "msg", None) or str(error)
+        if "invalid or missing encoding declaration" in reason:
+            raise ParseProblem("not valid UTF-8 text and no encoding declared (PEP 263)") from None
+        raise ParseProblem(f"cannot decode: {reason}") from None
     try:
         text = data.decode(encoding)
     except (UnicodeDecodeError, LookupError) as error:

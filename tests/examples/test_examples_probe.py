@@ -8,7 +8,7 @@ single-worker "pods" behind a real nginx balancing round-robin.
 import contextlib
 
 import pytest
-from helpers import EXAMPLES, Example, classic_api_installed, run_cli
+from example_table import EXAMPLES, Example, classic_api_installed, run_cli
 from support.services import nginx_round_robin, uvicorn_service
 
 pytestmark = pytest.mark.services
@@ -33,20 +33,17 @@ def probe(url: str, *extra: str) -> tuple[int, dict]:
 def test_probe_gives_each_example_its_expected_verdict_under_several_workers(example: Example, redis_url):
     skip_without_classic_api(example)
     # Each model call takes a while, as a real LLM's does, so that overlapping turns really overlap.
-    env = {"REDIS_URL": redis_url, "CODEWORD_LATENCY_S": "0.2"}
+    env = {"REDIS_URL": redis_url, "CODEWORD_LATENCY_S": "0.1"}
     with uvicorn_service("app:api", workers=WORKERS, app_dir=example.path, env=env) as service:
-        code, report = probe(service.url, *(CONCURRENT if example.concurrent_turns else ()))
-        # A fixed service must also keep every turn when a session's turns overlap.
-        concurrent = probe(service.url, *CONCURRENT) if example.verdict == "pass" else None
+        # A fixed service must pass even when a session's turns overlap (the burst, then recall
+        # turns spread over the workers); a broken one is probed the way its loss shows.
+        overlap = example.concurrent_turns or example.verdict == "pass"
+        code, report = probe(service.url, *(CONCURRENT if overlap else ()))
 
     assert (report["verdict"], report["cause"]) == (example.verdict, example.cause), report["causes"]
     assert code == EXIT_FOR_VERDICT[example.verdict]
     assert report["errors"] == 0
     assert len(report["backends"]) >= 2  # the turns really were spread over several workers
-    if concurrent is not None:
-        code, report = concurrent
-        assert (report["verdict"], report["cause"]) == ("pass", None), report["causes"]
-        assert code == 0 and report["errors"] == 0
 
 
 def test_fixed_example_passes_as_two_single_worker_pods_behind_nginx_round_robin(redis_url):

@@ -1,7 +1,7 @@
 """`autogen-doctor scan` on each example: the broken ones show their rule, the fixed ones nothing."""
 
 import pytest
-from helpers import EXAMPLES, Example, run_cli
+from example_table import EXAMPLES, Example, run_cli
 
 
 @pytest.mark.parametrize("example", [e for e in EXAMPLES if e.rule_family], ids=lambda e: e.name)

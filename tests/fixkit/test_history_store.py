@@ -86,3 +86,12 @@ def test_read_refuses_a_non_positive_last(redis_url, key_prefix, last):
     history = RedisHistoryStore.from_url(redis_url, prefix=key_prefix)
     with pytest.raises(ValueError):
         history.read("s", last=last)
+
+
+def test_each_history_store_refuses_the_other_kind_of_client(redis_url):
+    import redis.asyncio as aioredis
+
+    with pytest.raises(TypeError, match="AsyncRedisHistoryStore"):
+        RedisHistoryStore(aioredis.Redis.from_url(redis_url))
+    with pytest.raises(TypeError, match="async client"):
+        AsyncRedisHistoryStore(redis.Redis.from_url(redis_url))

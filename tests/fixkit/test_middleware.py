@@ -1,6 +1,8 @@
 """The identity middleware under real servers: FastAPI on uvicorn, Flask on gunicorn."""
 
 import contextlib
+import os
+import socket
 import subprocess
 import sys
 import textwrap
@@ -65,7 +67,7 @@ def fresh_get(url: str) -> httpx.Response:
 def test_fastapi_under_uvicorn_workers_reports_each_worker_pid_and_the_pod(tmp_path):
     (tmp_path / "asgi_app.py").write_text(ASGI_APP)
     with uvicorn_service("asgi_app:api", workers=3, app_dir=tmp_path, env={"POD_NAME": "pod-test-7"}) as service:
-        replies = [fresh_get(service.url + "/") for _ in range(60)]
+        replies = [fresh_get(service.url + "/") for _ in range(40)]
         own = fresh_get(service.url + "/own-pod")
         missing = fresh_get(service.url + "/missing")
 
@@ -97,13 +99,11 @@ def gunicorn_service(app_dir, app: str, workers: int, env: dict[str, str]):
 
 
 def test_flask_under_gunicorn_workers_reports_each_worker_pid_and_the_pod(tmp_path):
-    import os
-
     (tmp_path / "wsgi_app.py").write_text(WSGI_APP)
-    env = {key: value for key, value in os.environ.items() if key not in ("POD_NAME",)}
+    env = {key: value for key, value in os.environ.items() if key != "POD_NAME"}
     env["HOSTNAME"] = "host-from-env"
     with gunicorn_service(tmp_path, "wsgi_app:app", workers=3, env=env) as (url, master_pid):
-        replies = [fresh_get(url + "/") for _ in range(60)]
+        replies = [fresh_get(url + "/") for _ in range(40)]
 
     pids = {reply.headers["X-Backend-Pid"] for reply in replies}
     assert all(reply.headers["X-Backend-Pid"] == str(reply.json()["pid"]) for reply in replies)
@@ -129,8 +129,6 @@ def test_websocket_traffic_passes_through_untouched():
 
 
 def test_pod_name_prefers_pod_name_then_hostname(monkeypatch):
-    import socket
-
     monkeypatch.setenv("POD_NAME", "pod-a")
     monkeypatch.setenv("HOSTNAME", "host-b")
     assert pod_name() == "pod-a"

@@ -210,3 +210,10 @@ def test_store_works_with_a_decoding_client(redis_url, key_prefix):
 def test_invalid_options_are_refused(redis_url, options):
     with pytest.raises(ValueError):
         RedisStateStore.from_url(redis_url, **options)
+
+
+def test_a_sync_client_is_refused_with_a_clear_message(redis_url):
+    import redis
+
+    with pytest.raises(TypeError, match="async client"):
+        RedisStateStore(redis.Redis.from_url(redis_url))

@@ -1,0 +1,87 @@
+"""Agent, team or group chat built per request and run with no history restored.
+
+## What it does
+Finds a request handler or task (or a helper it calls) that builds an AutoGen agent, team,
+group chat or group chat manager (classic `autogen`/`ag2` or `autogen_agentchat`) and runs it
+without any earlier messages reaching it. History counts as restored when it reaches the agent:
+`await agent.load_state(saved)`, earlier messages passed as the task or as `messages=`,
+`GroupChat(messages=history)`, a model context built with `initial_messages`, a memory,
+`chat_messages=`, replay with `send(..., request_reply=False)`, `resume(messages=...)` or
+`generate_reply(messages=history)`. When history was loaded from a store but never given to
+the agent, the message says so.
+
+## Why is this bad?
+A freshly built agent knows nothing: every request starts a new conversation. Users see an
+assistant that forgets what they said one message ago, on every worker, even with one process.
+
+## Example
+```python
+@app.post("/chat")
+async def chat(req: ChatRequest):
+    history = await store.load(req.session_id)   # loaded ...
+    agent = AssistantAgent("assistant", model_client=client)
+    result = await agent.run(task=req.message)   # ... but never given to the agent
+```
+
+## Use instead
+```python
+@app.post("/chat")
+async def chat(req: ChatRequest):
+    agent = AssistantAgent("assistant", model_client=client)
+    saved = await store.load_state(req.session_id)
+    if saved:
+        await agent.load_state(saved)
+    result = await agent.run(task=req.message)
+    await store.save_state(req.session_id, await agent.save_state())
+```
+Classic AutoGen: `GroupChat(agents, messages=history)` then `manager.resume(messages=history)`,
+or `agent.generate_reply(messages=history)`.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from autogen_doctor.scan.findings import Finding, Severity
+from autogen_doctor.scan.registry import rule
+from autogen_doctor.scan.rules import _agent_flow
+from autogen_doctor.scan.rules._support import analysis, make_finding, via
+
+
+def fix_for(class_name: str, classic: bool) -> str:
+    if classic:
+        return ("Restore the session's messages before running: keep them in a shared store keyed by session id and "
+                "pass them back (`GroupChat(agents, messages=history)` + `manager.resume(messages=history)`, "
+                "`ConversableAgent(..., chat_messages=...)`, or `generate_reply(messages=history)`); save new "
+                "messages after the run.")
+    return ("Restore state before running: `saved = await store.get(session_id)`; `if saved: await "
+            f"{class_name.lower() if class_name else 'agent'}.load_state(json.loads(saved))`; after the run "
+            "`await store.set(session_id, json.dumps(await ....save_state()))`; or pass the stored messages as "
+            "the task / `initial_messages=` of the model context.")
+
+
+@rule(code="AD201", name="agent-not-rehydrated", severity=Severity.WARNING,
+      summary="Agent, team or group chat built per request and run with no history restored")
+def check(project) -> Iterator[Finding]:
+    state = analysis(project)
+    resolver = state.resolver
+    for ref, module, function, reach in state.entry_points.request_functions():
+        flow = _agent_flow.analyse(resolver, module, function)
+        if not flow.runs or flow.restored is not None:
+            continue
+        built = [item for item in flow.built if item.how != "component"]
+        if not built:
+            continue  # AD202 covers teams rebuilt from component config
+        first = built[0]
+        classic = any(resolver.canonical(module, function, item.value.dotted).split(".", 1)[0] in ("autogen", "ag2")
+                      for item in built)
+        run = flow.runs[0]
+        detail = ""
+        if flow.loaded_history is not None:
+            detail = (f"; history is loaded into `{flow.loaded_history[0]}` (line {flow.loaded_history[1]}) "
+                      f"but never reaches the agent")
+        yield make_finding(
+            "AD201", Severity.WARNING, module, first.line, first.col,
+            f"`{first.var}` (`{first.class_name}`) is built on a request path ({via(reach)}) and run at line "
+            f"{run.line} with no earlier history restored into it{detail}",
+            symbol=first.var, fix=fix_for(first.class_name, classic))

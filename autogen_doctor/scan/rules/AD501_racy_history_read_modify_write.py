@@ -1,0 +1,148 @@
+"""History read from a shared store, changed in Python, and written back without protection.
+
+## What it does
+Finds request handlers and tasks that read a value from a shared store, change it in Python
+and write it back, with nothing that makes the round trip atomic:
+- Redis `get`/`hget`/`json().get` -> `json.loads` -> `append` -> `set`/`hset`/`json().set`;
+- a JSON/pickle file read, changed and rewritten;
+- SQL `SELECT` of a serialized column followed by an `UPDATE` of it.
+
+It stays silent when the round trip is protected: a lock around it (`redis.lock(...)`,
+`asyncio.Lock`, `filelock.FileLock`, `fcntl.flock`), `WATCH`/`MULTI` transactions,
+`set(..., nx=True/xx=True)`, `SELECT ... FOR UPDATE`, or a `version` column compared in the
+`UPDATE`. Atomic list operations (`RPUSH`/`LPUSH`/`LRANGE`) and SQL `INSERT` of one row per
+message never read-modify-write and are not reported.
+
+## Why is this bad?
+Two turns of one conversation processed at the same time (a double click, a retry, two tabs,
+several workers) both read the same old history, each appends its own message, and the second
+write silently drops the first one's message: a lost update. The probe's `lost-update` cause.
+
+## Example
+```python
+raw = await redis.get(key)
+history = json.loads(raw) if raw else []
+history.append({"role": "user", "content": message})
+await redis.set(key, json.dumps(history))
+```
+
+## Use instead
+```python
+await redis.rpush(key, json.dumps({"role": "user", "content": message}))
+history = [json.loads(item) for item in await redis.lrange(key, 0, -1)]
+```
+or wrap the round trip in `async with redis.lock(f"lock:{key}", timeout=10):`.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from autogen_doctor.scan.facts import Call, Function
+from autogen_doctor.scan.findings import Finding, Severity
+from autogen_doctor.scan.registry import rule
+from autogen_doctor.scan.rules._support import analysis, make_finding, via
+
+_KV_READS = {"get": ("set", "setex", "psetex", "getset", "mset"), "hget": ("hset", "hmset"),
+             "hgetall": ("hset", "hmset")}
+_FILE_READS = ("json.load", "pickle.load", "yaml.safe_load", "yaml.load", "tomllib.load")
+_FILE_READ_METHODS = ("read_text", "read_bytes", "read")
+_FILE_WRITES = ("json.dump", "pickle.dump", "yaml.dump", "yaml.safe_dump")
+_FILE_WRITE_METHODS = ("write_text", "write_bytes", "write")
+_LOCK_METHODS = frozenset({"lock", "acquire", "watch", "multi", "flock", "lockf", "transaction"})
+
+
+def _derived(function: Function, start: str, after_line: int) -> set[str]:
+    names = {start}
+    for _ in range(4):
+        grew = False
+        for assign in function.assigns:
+            if assign.line >= after_line and names & assign.value.names:
+                for target in assign.targets:
+                    if target.isidentifier() and target not in names:
+                        names.add(target)
+                        grew = True
+        if not grew:
+            break
+    return names
+
+
+def _protected(function: Function, write: Call) -> bool:
+    if any("lock" in context.lower() for context in write.withs):
+        return True
+    if write.kwarg("nx") is not None or write.kwarg("xx") is not None:
+        return True
+    for call in function.calls:
+        method = call.method
+        if method in _LOCK_METHODS or call.func.endswith(("FileLock", "SoftFileLock", "Lock")):
+            return True
+        for argument in call.args[:1]:
+            text = (argument.text or "").lower()
+            if "for update" in text:
+                return True
+    return False
+
+
+def _reads(function: Function):
+    """(var, kind, receiver, line) for values read from a store into a local name."""
+    for assign in function.assigns:
+        if len(assign.targets) != 1 or not assign.targets[0].isidentifier():
+            continue
+        value = assign.value
+        calls = value.calls if value.calls else ((value.dotted,) if value.kind == "call" else ())
+        for text in calls:
+            receiver, _, method = text.rpartition(".")
+            if method in _KV_READS and receiver and "[]" not in receiver:
+                yield assign.targets[0], ("kv", method), receiver, assign.line
+                break
+            if text in _FILE_READS or method in _FILE_READ_METHODS:
+                yield assign.targets[0], ("file", ""), "", assign.line
+                break
+        else:
+            if any(text.lstrip().lower().startswith("select") for text in value.strings):
+                yield assign.targets[0], ("sql", ""), "", assign.line
+        if assign.how == "with":
+            continue
+
+
+def _is_write(call: Call, kind: tuple[str, str], receiver: str) -> bool:
+    family, read_method = kind
+    if family == "kv":
+        return call.receiver == receiver and call.method in _KV_READS[read_method]
+    if family == "file":
+        return call.func in _FILE_WRITES or call.method in _FILE_WRITE_METHODS
+    if family == "sql" and call.method in ("execute", "executemany") and call.args:
+        text = (call.args[0].text or "").lstrip().lower()
+        return text.startswith("update") and "version" not in text
+    return False
+
+
+@rule(code="AD501", name="racy-history-read-modify-write", severity=Severity.WARNING,
+      summary="History read, changed in Python and written back with no lock, transaction or atomic op")
+def check(project) -> Iterator[Finding]:
+    state = analysis(project)
+    for ref, module, function, reach in state.entry_points.request_functions():
+        reported = False
+        for var, kind, receiver, line in _reads(function):
+            if reported:
+                break
+            derived = _derived(function, var, line)
+            for call in function.calls:
+                if call.line <= line or not _is_write(call, kind, receiver):
+                    continue
+                if not (call.arg_names & derived):
+                    continue
+                if _protected(function, call):
+                    break
+                store = {"kv": f"`{receiver}`", "file": "a file", "sql": "the database"}[kind[0]]
+                yield make_finding(
+                    "AD501", Severity.WARNING, module, call.line, call.col,
+                    f"`{var}` is read from {store} (line {line}), changed in Python and written back by "
+                    f"`{call.func}` with no lock, transaction or version check ({via(reach)}); concurrent turns "
+                    f"of one session overwrite each other",
+                    symbol=var, end_line=call.end_line, end_col=call.end_col,
+                    fix=("Append atomically instead (Redis `RPUSH` + `LRANGE`, or SQL `INSERT` one row per message), "
+                         "or guard the read-modify-write: `async with redis.lock(f\"lock:{key}\", timeout=10):`, "
+                         "a WATCH/MULTI transaction, or `SELECT ... FOR UPDATE`."))
+                reported = True
+                break

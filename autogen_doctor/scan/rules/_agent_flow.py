@@ -1,0 +1,213 @@
+"""Agents, teams and group chats built in a function, and whether history reaches them.
+
+Shared by AD201 (built and run with nothing restored) and AD202 (rebuilt from component
+config without load_state).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from autogen_doctor.scan import autogen_api
+from autogen_doctor.scan.facts import Call, Expr, Function, ModuleFacts
+from autogen_doctor.scan.resolve import Resolver
+from autogen_doctor.scan.rules._support import autogen_category, returns_autogen
+
+HISTORY_NAME = re.compile(
+    r"(hist|messages|msgs|conversation|convo|transcript|previous|prior|past|turns|dialog|chat_log|"
+    r"thread|saved|stored|state|memories|context)", re.IGNORECASE)
+_STORE_READ = re.compile(r"(^|_)(get|hget|hgetall|lrange|load|loads|fetch\w*|read\w*|find\w*|query|select|"
+                         r"retrieve|restore|json|all|first|one|scalars?)$", re.IGNORECASE)
+_NOT_A_RESTORE = frozenset({"print", "Console", "len", "str", "repr", "logging", "logger", "log", "info",
+                            "debug", "warning", "error", "exception", "append", "gather", "create_task",
+                            "ensure_future", "run_until_complete", "to_thread", "wait_for", "jsonable_encoder"})
+_AGENT_CATEGORIES = frozenset({autogen_api.AGENT, autogen_api.TEAM})
+
+
+@dataclass
+class Built:
+    """A local variable holding an agent/team built in this function."""
+
+    var: str
+    line: int
+    col: int
+    class_name: str
+    how: str  # "constructor", "component", "factory"
+    value: Expr
+    factory: tuple[ModuleFacts, Function] | None = None
+
+
+@dataclass
+class Flow:
+    built: list[Built] = field(default_factory=list)
+    runs: list[Call] = field(default_factory=list)
+    restored: str | None = None  # how history came back, if it did
+    loaded_history: tuple[str, int] | None = None  # (var, line) read from a store, maybe unused
+
+
+def carries_history(function: Function, value: Expr | None, depth: int = 0) -> bool:
+    """Does this argument plausibly carry earlier messages (not just the new one)?"""
+    if value is None or depth > 3:
+        return False
+    if value.kind in ("comp", "binop"):
+        return True
+    if value.kind == "str" or value.kind == "const":
+        return False
+    texts = [value.dotted] if value.dotted else []
+    texts.extend(value.names)
+    for text in texts:
+        last = text.rsplit(".", 1)[-1]
+        if HISTORY_NAME.search(last):
+            return True
+    for call in value.calls:
+        if HISTORY_NAME.search(call.rsplit(".", 1)[-1]):
+            return True
+    if value.kind == "name":
+        for assign in function.assigns:
+            if value.dotted in assign.targets and carries_history(function, assign.value, depth + 1):
+                return True
+    if value.kind == "subscript" and any(HISTORY_NAME.search(text) for text in value.strings):
+        return True  # req["messages"]
+    if value.kind in ("list", "tuple"):
+        return any(carries_history(function, element, depth + 1) for element in value.args)
+    return False
+
+
+def _restore_in(function: Function, built_vars: set[str], runner_calls: set[int]) -> str | None:
+    for call in function.calls:
+        method = call.method
+        if method in ("load_state", "aload_state"):
+            return "load_state"
+        if method in ("resume", "a_resume"):
+            return "resume"
+        if method == "send" and (call.kwarg("request_reply") is not None):
+            return "send(..., request_reply=False)"
+        if method in ("generate_reply", "a_generate_reply", "initiate_group_chat", "a_initiate_group_chat",
+                      "run_group_chat", "a_run_group_chat", "initiate_swarm_chat", "a_initiate_swarm_chat") \
+                and carries_history(function, call.kwarg("messages")):
+            return f"{method}(messages=...)"
+        if method in ("run", "run_stream", "on_messages", "on_messages_stream", "a_run") and \
+                carries_history(function, call.arg(0, "task") if method.startswith(("run", "a_run")) else call.arg(0, "messages")):
+            return f"{method} with earlier messages"
+        if method in ("initiate_chat", "a_initiate_chat") and carries_history(function, call.kwarg("message")) \
+                and call.kwarg("message") is not None and call.kwarg("message").kind in ("comp", "binop"):
+            return "initiate_chat with earlier messages"
+        if id(call) in runner_calls:
+            continue
+        # A built agent handed to some other function (e.g. `await restore(team, sid)`): assume it
+        # may restore history there, rather than guess.
+        if method not in _NOT_A_RESTORE and call.func.split(".", 1)[0] not in built_vars and \
+                not method[:1].isupper() and \
+                any(argument.kind == "name" and argument.dotted in built_vars
+                    for argument in (*call.args, *(v for _, v in call.kwargs))):
+            if autogen_api.RUN_METHODS.isdisjoint({method}) and method not in ("Console",):
+                return f"passed to {call.func}()"
+    return None
+
+
+def _ctor_restores(resolver: Resolver, module: ModuleFacts, function: Function, built: Built) -> str | None:
+    value = built.value
+    messages = value.kwarg("messages")
+    if messages is not None and not (messages.kind in ("list", "tuple") and messages.size == 0) and \
+            carries_history(function, messages):
+        return "messages="
+    if value.kwarg("chat_messages") is not None:
+        return "chat_messages="
+    context = value.kwarg("model_context")
+    if context is not None:
+        candidates = [context]
+        if context.kind == "name":
+            candidates += [assign.value for assign in function.assigns if context.dotted in assign.targets]
+        for candidate in candidates:
+            if candidate.kind == "call" and candidate.kwarg("initial_messages") is not None:
+                return "model_context with initial_messages"
+            if candidate.kind == "call" and candidate.args and carries_history(function, candidate.args[0]):
+                return "model_context with initial messages"
+    memory = value.kwarg("memory")
+    if memory is not None and not (memory.kind == "list" and all(
+            element.kind == "call" and not element.args and not element.kwargs for element in memory.args)):
+        return "memory="
+    if value.kwarg("**") is not None:
+        return "**kwargs"
+    return None
+
+
+def analyse(resolver: Resolver, module: ModuleFacts, function: Function) -> Flow:
+    flow = Flow()
+    for assign in function.assigns:
+        if len(assign.targets) != 1 or assign.how not in ("assign", "annotated") or assign.value.kind != "call":
+            continue
+        var = assign.targets[0]
+        if "." in var or "[" in var:
+            continue
+        value = assign.value
+        if value.dotted.endswith((".load_component", "._from_config")) or value.dotted == "load_component":
+            flow.built.append(Built(var, assign.line, assign.col, value.dotted.rsplit(".", 1)[0] or "component",
+                                    "component", value))
+            continue
+        found = autogen_category(resolver, module, function, value.dotted)
+        if found is not None:
+            if found[0] in _AGENT_CATEGORIES:
+                flow.built.append(Built(var, assign.line, assign.col, found[1], "constructor", value))
+            continue
+        target = resolver.call_target(module, function, value.dotted)
+        if target is not None:
+            factory_module, factory = resolver.function(target)
+            returned = returns_autogen(resolver, factory_module, factory)
+            if returned is not None and returned[0] in _AGENT_CATEGORIES:
+                flow.built.append(Built(var, assign.line, assign.col, returned[1], "factory", value,
+                                        (factory_module, factory)))
+                continue
+        if HISTORY_NAME.search(var) and _STORE_READ.search(value.dotted.rsplit(".", 1)[-1] or ""):
+            flow.loaded_history = flow.loaded_history or (var, assign.line)
+    if not flow.built:
+        return flow
+    built_vars = {built.var for built in flow.built}
+    runner_calls: set[int] = set()
+    for call in function.calls:
+        receiver_is_built = call.receiver in built_vars
+        passes_built = any(argument.kind == "name" and argument.dotted in built_vars
+                           for argument in (*call.args, *(v for _, v in call.kwargs)))
+        if call.method in autogen_api.RUN_METHODS and (receiver_is_built or passes_built):
+            flow.runs.append(call)
+            runner_calls.add(id(call))
+        elif call.method in autogen_api.RUN_FUNCTIONS and passes_built:
+            flow.runs.append(call)
+            runner_calls.add(id(call))
+    if not flow.runs:
+        return flow
+    flow.restored = _restore_in(function, built_vars, runner_calls)
+    if flow.restored is None:
+        for built in flow.built:
+            flow.restored = _ctor_restores(resolver, module, function, built)
+            if flow.restored is None and built.factory is not None:
+                factory_module, factory = built.factory
+                flow.restored = _restore_in(factory, set(), set())
+                if flow.restored is None:
+                    for inner in analyse_builds_only(resolver, factory_module, factory):
+                        flow.restored = _ctor_restores(resolver, factory_module, factory, inner)
+                        if flow.restored:
+                            break
+                if flow.restored is None and any(carries_history(function, argument) for argument in built.value.args) \
+                        or any(carries_history(function, v) for _, v in built.value.kwargs):
+                    flow.restored = "history passed to the factory"
+            if flow.restored is not None:
+                break
+    return flow
+
+
+def analyse_builds_only(resolver: Resolver, module: ModuleFacts, function: Function) -> list[Built]:
+    found: list[Built] = []
+    for assign in function.assigns:
+        if assign.value.kind == "call":
+            category = autogen_category(resolver, module, function, assign.value.dotted)
+            if category is not None and category[0] in _AGENT_CATEGORIES:
+                found.append(Built(assign.targets[0] if assign.targets else "", assign.line, assign.col,
+                                   category[1], "constructor", assign.value))
+    for value in function.returns:
+        if value.kind == "call":
+            category = autogen_category(resolver, module, function, value.dotted)
+            if category is not None and category[0] in _AGENT_CATEGORIES:
+                found.append(Built("", 0, 0, category[1], "constructor", value))
+    return found

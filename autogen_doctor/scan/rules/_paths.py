@@ -1,0 +1,90 @@
+"""Where a path expression points: `/tmp`, a path relative to the working directory, or elsewhere."""
+
+from __future__ import annotations
+
+import re
+
+from autogen_doctor.scan.facts import Expr, Function, ModuleFacts
+from autogen_doctor.scan.resolve import Resolver
+
+TMP = "tmp"
+RELATIVE = "relative"
+_TMP_PREFIXES = ("/tmp", "/var/tmp", "/dev/shm")
+_TEMPDIR_CALLS = frozenset({"tempfile.gettempdir", "tempfile.gettempdirb", "tempfile.mkdtemp"})
+# Paths that hold caches or downloaded models: allowed to vanish.
+_CACHE_LIKE = re.compile(r"(cache|\.cache|huggingface|hf_home|models?/|model_dir|weights|\.log$|logs?/)", re.IGNORECASE)
+_JOIN_CALLS = frozenset({"os.path.join", "pathlib.Path", "pathlib.PurePath", "pathlib.PosixPath",
+                         "builtins.str", "os.path.abspath", "os.path.normpath", "os.fspath", "anyio.Path",
+                         "aiopath.AsyncPath", "trio.Path"})
+
+
+def classify_string(text: str) -> tuple[str, str] | None:
+    if not text or "://" in text or text.startswith(("~", "$", "%")) or text == ":memory:":
+        return None
+    if _CACHE_LIKE.search(text):
+        return None
+    if text.startswith(_TMP_PREFIXES):
+        return TMP, text
+    if text.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:[\\/]", text):
+        return None
+    if not any(char.isspace() for char in text) and len(text) < 200:  # only called on path positions
+        return RELATIVE, text
+    return None
+
+
+def classify(resolver: Resolver, module: ModuleFacts, function: Function | None, value: Expr | None,
+             depth: int = 0) -> tuple[str, str] | None:
+    """(TMP or RELATIVE, what was seen) when `value` is a path on ephemeral, process-local disk."""
+    if value is None or depth > 4:
+        return None
+    kind = value.kind
+    if kind == "str":
+        return classify_string(value.text or "")
+    if kind == "fstr":
+        if value.text:
+            return classify_string(value.text)
+        if value.strings and any(_CACHE_LIKE.search(text) for text in value.strings):
+            return None
+        for name in sorted(value.names)[:1]:
+            found = classify(resolver, module, function, Expr("name", name), depth + 1)
+            if found is not None and found[0] == TMP:
+                return found
+        return None
+    if kind == "binop":
+        if value.args:
+            found = classify(resolver, module, function, value.args[0], depth + 1)
+            if found is not None and value.strings and any(_CACHE_LIKE.search(text) for text in value.strings):
+                return None
+            return found
+        return None
+    if kind == "call":
+        canonical = resolver.canonical(module, function, value.dotted)
+        if canonical in _TEMPDIR_CALLS:
+            return TMP, f"{value.dotted}()"
+        if canonical in _JOIN_CALLS or value.dotted.endswith((".joinpath", ".resolve", ".expanduser")):
+            first = value.args[0] if value.args else None
+            if first is None and value.dotted.endswith((".joinpath", ".resolve")):
+                return None
+            found = classify(resolver, module, function, first, depth + 1)
+            if found is not None and value.strings and any(_CACHE_LIKE.search(text) for text in value.strings):
+                return None
+            return found
+        return None
+    if kind in ("name", "attr"):
+        if function is not None and kind == "name" and function.is_local(value.dotted):
+            for assign in reversed(function.assigns):
+                if assign.targets == (value.dotted,) and assign.how in ("assign", "annotated"):
+                    return classify(resolver, module, function, assign.value, depth + 1)
+            return None
+        found = resolver.module_value(module, function, value.dotted)
+        if found is not None:
+            definition, assigned = found
+            return classify(resolver, definition.module, None, assigned, depth + 1)
+    return None
+
+
+def describe(found: tuple[str, str]) -> str:
+    kind, seen = found
+    if kind == TMP:
+        return f"`{seen}` (temporary storage, local to this container)"
+    return f"`{seen}` (relative to the working directory, inside the container)"

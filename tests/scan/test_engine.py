@@ -1,0 +1,187 @@
+"""The scan engine: bad input, parallelism, cache, suppressions, AD4 escalation, big real trees."""
+
+import os
+import sys
+import sysconfig
+import time
+from pathlib import Path
+
+import pytest
+
+from autogen_doctor.scan.engine import scan_paths
+from autogen_doctor.scan.parse import MAX_FILE_BYTES
+
+from conftest import write_tree
+
+SERVICE = {
+    "svc/__init__.py": "",
+    "svc/state.py": "sessions = {}\n",
+    "svc/store.py": "from .state import sessions\n\ndef remember(sid, m):\n    sessions.setdefault(sid, []).append(m)\n",
+    "svc/main.py": (
+        "from fastapi import FastAPI\nfrom .store import remember\napp = FastAPI()\n\n"
+        "@app.post('/chat')\ndef chat(sid: str, m: str):\n    remember(sid, m)  # autogen-doctor: ignore[AD101]\n"
+    ),
+}
+
+
+def errors_by_name(result):
+    return {Path(error.path).name: error.message for error in result.errors}
+
+
+def test_bad_input_becomes_errors_not_tracebacks(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write_tree(tmp_path, {
+        "syntax.py": "def broken(:\n    pass\n",
+        "py2.py": 'print "hello"\n',
+        "empty.py": "",
+        "ok.py": "x = 1\n",
+    })
+    (tmp_path / "latin.py").write_bytes(b"name = '\xe9t\xe9'\n")
+    (tmp_path / "binary.py").write_bytes(b"\x7fELF\x00\x00\x01binary")
+    (tmp_path / "huge.py").write_bytes(b"x = 1\n" * (MAX_FILE_BYTES // 6 + 10))
+    (tmp_path / "nested.py").write_text("x = " + "(" * 300 + "1" + ")" * 300 + "\n")
+    (tmp_path / "deep.py").write_text("x = " + "-" * 200_000 + "1\n")
+    (tmp_path / "chain.py").write_text("x = 1" + " + 1" * 100_000 + "\n")
+    (tmp_path / "lists.py").write_text("x = " + "[" * 150 + "]" * 150 + "\n")  # deep but fine
+    started = time.monotonic()
+    result = scan_paths([tmp_path], use_cache=False, jobs=1)
+    assert time.monotonic() - started < 60
+    errors = errors_by_name(result)
+    assert "syntax error" in errors["syntax.py"] and "line 1" in errors["syntax.py"]
+    assert "Python 2" in errors["py2.py"]
+    assert "utf-8" in errors["latin.py"].lower()
+    assert "binary" in errors["binary.py"]
+    assert "MB" in errors["huge.py"] and "limit" in errors["huge.py"]
+    assert "too many nested parentheses" in errors["nested.py"]
+    assert errors["deep.py"] == "expression nesting too deep to parse"
+    assert errors["chain.py"] == "expression nesting too deep to parse"
+    assert "empty.py" not in errors and "ok.py" not in errors and "lists.py" not in errors
+    assert result.files_scanned == len(list(tmp_path.glob("*.py"))) - len(result.errors)
+
+
+def test_unreadable_file_is_an_error(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write_tree(tmp_path, {"ok.py": "x = 1\n", "locked.py": "x = 1\n"})
+    locked = tmp_path / "locked.py"
+    locked.chmod(0)
+    try:
+        if not os.access(locked, os.R_OK):
+            result = scan_paths([tmp_path], use_cache=False, jobs=1)
+            assert "permission denied" in errors_by_name(result)["locked.py"]
+            return
+    finally:
+        locked.chmod(0o644)
+    # Running as root, which reads any file whatever its mode: simulate an unreadable file with
+    # one that disappears between discovery and reading (open() fails the same way).
+    from autogen_doctor.scan.discover import discover
+    from autogen_doctor.scan.engine import analyze_files
+
+    files = discover([tmp_path])
+    locked.unlink()
+    outcomes = analyze_files(files, jobs=1, cache=None)
+    messages = {source.path.name: outcome.error for source, outcome in zip(files, outcomes)}
+    assert messages["ok.py"] is None
+    assert messages["locked.py"].startswith("cannot read file")
+
+
+def test_fifo_and_special_files_are_not_read(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write_tree(tmp_path, {"ok.py": "x = 1\n"})
+    os.mkfifo(tmp_path / "pipe.py")  # reading it would block forever
+    result = scan_paths([tmp_path], use_cache=False, jobs=1)
+    assert result.files_scanned == 1 and result.errors == []
+
+
+def test_jobs_1_and_jobs_2_give_identical_results(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    files = dict(SERVICE)
+    for index in range(40):  # enough files for the process pool to be used
+        files[f"svc/extra_{index}.py"] = (
+            f"from fastapi import APIRouter\nrouter = APIRouter()\nstore_{index} = []\n\n"
+            f"@router.get('/x{index}')\ndef handler():\n    store_{index}.append(1)\n")
+    files["bad.py"] = "def (:\n"
+    write_tree(tmp_path, files)
+    one = scan_paths([tmp_path], jobs=1, use_cache=False)
+    two = scan_paths([tmp_path], jobs=2, use_cache=False)
+    assert [f.to_json() for f in one.findings] == [f.to_json() for f in two.findings]
+    assert one.errors == two.errors and one.files_scanned == two.files_scanned
+    assert len(one.findings) >= 41
+
+
+def test_suppressions_are_returned_per_display_path(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write_tree(tmp_path, SERVICE)
+    result = scan_paths([tmp_path], use_cache=False, jobs=1)
+    assert list(result.suppressions) == ["svc/main.py"]
+    assert result.suppressions["svc/main.py"][0].line == 7
+    assert "AD101" in result.suppressions["svc/main.py"][0].codes
+    # the engine reports every finding; filtering is the CLI's job
+    assert [(f.code, f.path) for f in result.findings] == [("AD101", "svc/store.py")]
+
+
+def test_cache_invalidates_on_change_and_cross_module_findings_follow(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    project = tmp_path / "p"
+    cache = tmp_path / "cache"
+    write_tree(project, SERVICE)
+    first = scan_paths([project], cache_dir=cache, jobs=1)
+    assert [f.symbol for f in first.findings] == ["sessions"]
+    assert any(cache.rglob("*.pickle"))
+    warm = scan_paths([project], cache_dir=cache, jobs=1)
+    assert [f.to_json() for f in warm.findings] == [f.to_json() for f in first.findings]
+    # the imported module changes: `sessions` is no longer a container -> finding disappears
+    (project / "svc/state.py").write_text("sessions = None  # moved to redis\n")
+    after = scan_paths([project], cache_dir=cache, jobs=1)
+    assert after.findings == []
+    # the file itself changes, same size, same mtime second: content hash still sees it
+    store = project / "svc/store.py"
+    stat = store.stat()
+    (project / "svc/state.py").write_text("sessions = {}\n")
+    store.write_text(store.read_text().replace("append(m)", "append(x)"))
+    os.utime(store, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    again = scan_paths([project], cache_dir=cache, jobs=1)
+    assert [f.context for f in again.findings] == ["sessions.setdefault(sid, []).append(x)"]
+
+
+def test_cache_with_old_files_uses_stat_index_and_stays_correct(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    project = tmp_path / "p"
+    cache = tmp_path / "cache"
+    write_tree(project, SERVICE)
+    old = time.time() - 3600
+    for path in project.rglob("*.py"):
+        os.utime(path, (old, old))
+    scan_paths([project], cache_dir=cache, jobs=1)
+    assert list(cache.rglob("index.pickle"))
+    (project / "svc/state.py").write_text("sessions = []\n")  # new mtime: re-read
+    result = scan_paths([project], cache_dir=cache, jobs=1)
+    assert "module-level list" in result.findings[0].message
+
+
+def test_scaling_evidence_escalates_ad1_warnings(tmp_path, monkeypatch):
+    pytest.importorskip("autogen_doctor.scan.deploy")
+    monkeypatch.chdir(tmp_path)
+    files = dict(SERVICE)
+    files["Dockerfile"] = 'FROM python:3.11\nCMD ["uvicorn", "svc.main:app", "--workers", "4"]\n'
+    write_tree(tmp_path, files)
+    result = scan_paths([tmp_path], use_cache=False, jobs=1)
+    ad101 = [f for f in result.findings if f.code == "AD101"]
+    assert ad101 and ad101[0].severity.value == "error"
+    assert "several processes" in ad101[0].message and "Dockerfile" in ad101[0].message
+    without = scan_paths([tmp_path / "svc"], use_cache=False, jobs=1)
+    assert [f.severity.value for f in without.findings if f.code == "AD101"] == ["warning"]
+
+
+def test_scan_stdlib_and_autogen_packages_without_traceback(tmp_path):
+    autogen_agentchat = pytest.importorskip("autogen_agentchat")
+    autogen_core = pytest.importorskip("autogen_core")
+    stdlib = Path(sysconfig.get_paths()["stdlib"])
+    roots = [stdlib, Path(autogen_agentchat.__file__).parent, Path(autogen_core.__file__).parent]
+    result = scan_paths(roots, jobs=os.cpu_count(), cache_dir=tmp_path / "cache")
+    assert result.files_scanned > 1000
+    messages = {Path(error.path).name: error.message for error in result.errors}
+    # known-bad files shipped with CPython's own tests
+    assert "bad_coding.py" in messages and "badsyntax_3131.py" in messages
+    assert "py2_test_grammar.py" in messages
+    assert not [error for error in result.errors if "internal error" in error.message or error.path.startswith("<")]
+    assert all(error.path.endswith(".py") or "/" in error.path for error in result.errors)

@@ -1,0 +1,166 @@
+"""AD3xx (ephemeral storage, from Python) and AD5xx (racy read-modify-write)."""
+
+
+def found(result):
+    return [(f.code, f.path, f.line) for f in result.findings]
+
+
+def test_ad301_writes_to_tmp_and_relative_paths_on_request_path(scan_tree):
+    result = scan_tree({
+        "settings.py": 'HISTORY_DIR = "/tmp/chats"\n',
+        "main.py": """
+            import json, os, tempfile
+            from pathlib import Path
+            from fastapi import FastAPI
+            from settings import HISTORY_DIR
+            app = FastAPI()
+            DATA = Path("data")
+
+            def save(sid, history):
+                with open(os.path.join(HISTORY_DIR, f"{sid}.json"), "w") as f:
+                    json.dump(history, f)
+
+            @app.post("/chat")
+            def chat(sid: str, msg: str):
+                save(sid, [msg])
+                (DATA / f"{sid}.json").write_text(msg)
+                path = f"/tmp/{sid}.txt"
+                with open(path, "a") as f:
+                    f.write(msg)
+                with open(os.path.join(tempfile.gettempdir(), sid), "w") as f:
+                    f.write(msg)
+        """,
+    }, codes="AD3")
+    assert found(result) == [("AD301", "main.py", 9), ("AD301", "main.py", 15),
+                             ("AD301", "main.py", 17), ("AD301", "main.py", 19)]
+    assert "/tmp/chats" in result.findings[0].message
+
+
+def test_ad301_silent_on_reads_caches_env_paths_and_scripts(scan_tree):
+    result = scan_tree({
+        "main.py": """
+            import os, tempfile
+            from fastapi import FastAPI
+            app = FastAPI()
+            DATA_DIR = os.environ["DATA_DIR"]
+
+            @app.post("/chat")
+            def chat(sid: str, msg: str):
+                with open("prompts/system.txt") as f:
+                    prompt = f.read()
+                with open(os.path.join(DATA_DIR, sid), "w") as f:
+                    f.write(msg)
+                with open("/tmp/llm_cache/x.json", "w") as f:
+                    f.write(msg)
+                with tempfile.NamedTemporaryFile("w") as upload:
+                    upload.write(msg)
+                with open("/var/lib/app/x", "w") as f:
+                    f.write(msg)
+        """,
+        "export.py": """
+            def main():
+                with open("/tmp/out.json", "w") as f:
+                    f.write("x")
+
+            if __name__ == "__main__":
+                main()
+        """,
+    }, codes="AD3")
+    assert found(result) == []
+
+
+def test_ad302_local_databases_and_vector_stores(scan_tree):
+    result = scan_tree({"main.py": """
+        import sqlite3
+        import chromadb
+        from sqlalchemy import create_engine
+        from fastapi import FastAPI
+        from autogen_ext.memory.chromadb import (ChromaDBVectorMemory, PersistentChromaDBVectorMemoryConfig,
+                                                 HttpChromaDBVectorMemoryConfig)
+        from autogen.agentchat.contrib.capabilities.teachability import Teachability
+        app = FastAPI()
+
+        conn = sqlite3.connect("chat.db")
+        memory_db = sqlite3.connect(":memory:")
+        engine = create_engine("sqlite:///./sessions.db")
+        client = chromadb.PersistentClient(path="/tmp/chroma")
+        memory = ChromaDBVectorMemory(config=PersistentChromaDBVectorMemoryConfig(collection_name="n"))
+        teach = Teachability(verbosity=0)
+        # clean look-alikes
+        shared = create_engine("postgresql://db/app")
+        abs_engine = create_engine("sqlite:////var/data/app.db")
+        remote = ChromaDBVectorMemory(config=HttpChromaDBVectorMemoryConfig(host="chroma", port=8000))
+        teach_ok = Teachability(path_to_db_dir="/mnt/shared/teach")
+    """}, codes="AD3")
+    assert found(result) == [("AD302", "main.py", line) for line in (10, 11, 12, 13, 14, 15)]
+
+
+def test_ad501_redis_get_append_set(scan_tree):
+    result = scan_tree({"main.py": """
+        import json
+        import redis.asyncio as aioredis
+        from fastapi import FastAPI
+        app = FastAPI()
+        r = aioredis.Redis()
+
+        @app.post("/racy")
+        async def racy(sid: str, msg: str):
+            raw = await r.get(f"chat:{sid}")
+            history = json.loads(raw) if raw else []
+            history.append(msg)
+            await r.set(f"chat:{sid}", json.dumps(history))
+
+        @app.post("/atomic")
+        async def atomic(sid: str, msg: str):
+            await r.rpush(f"chat:{sid}", msg)
+            return await r.lrange(f"chat:{sid}", 0, -1)
+
+        @app.post("/locked")
+        async def locked(sid: str, msg: str):
+            async with r.lock(f"lock:{sid}", timeout=5):
+                raw = await r.get(f"chat:{sid}")
+                history = json.loads(raw or "[]") + [msg]
+                await r.set(f"chat:{sid}", json.dumps(history))
+
+        @app.post("/overwrite")
+        async def overwrite(sid: str, msg: str):
+            name = await r.get(f"name:{sid}")
+            await r.set(f"last:{sid}", msg)
+    """}, codes="AD5")
+    assert found(result) == [("AD501", "main.py", 12)]
+    assert "RPUSH" in result.findings[0].fix
+
+
+def test_ad501_json_file_and_sql_blob(scan_tree):
+    result = scan_tree({"views.py": """
+        import json, sqlite3
+        from django.http import JsonResponse
+        DB = "/data/app.db"
+
+        def file_history(request):
+            with open(f"/data/{request.GET['sid']}.json") as f:
+                history = json.load(f)
+            history.append(request.GET["m"])
+            with open(f"/data/{request.GET['sid']}.json", "w") as f:
+                json.dump(history, f)
+            return JsonResponse({})
+
+        def sql_history(request):
+            db = sqlite3.connect(DB)
+            row = db.execute("SELECT history FROM chats WHERE id = ?", (request.GET["sid"],)).fetchone()
+            history = json.loads(row[0])
+            history.append(request.GET["m"])
+            db.execute("UPDATE chats SET history = ? WHERE id = ?", (json.dumps(history), request.GET["sid"]))
+
+        def sql_versioned(request):
+            db = sqlite3.connect(DB)
+            row = db.execute("SELECT history, version FROM chats WHERE id = ?", (1,)).fetchone()
+            history = json.loads(row[0]) + [1]
+            db.execute("UPDATE chats SET history = ?, version = version + 1 WHERE id = ? AND version = ?",
+                       (json.dumps(history), 1, row[1]))
+
+        def sql_insert(request):
+            db = sqlite3.connect(DB)
+            db.execute("INSERT INTO messages (sid, body) VALUES (?, ?)", (1, request.GET["m"]))
+    """}, codes="AD5")
+    assert found(result) == [("AD501", "views.py", 10), ("AD501", "views.py", 18)]
