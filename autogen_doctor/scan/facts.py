@@ -684,7 +684,11 @@ class _Builder:
         if kind is ast.Name:
             if isinstance(node.ctx, ast.Load):
                 self.scope.reads.add(node.id)
-            return Expr.make("name", node.id, names=frozenset((node.id,)))
+            found = self._names.get(node.id)
+            if found is None:  # one shared summary per name: pickle writes it once
+                found = self._names[node.id] = tuple.__new__(
+                    Expr, ("name", node.id, None, frozenset((node.id,)), (), (), (), (), 0, False))
+            return found
         if kind is ast.Constant:
             value = node.value
             if isinstance(value, str):
@@ -800,9 +804,15 @@ class _Builder:
         args = tuple(self.expr(argument, depth + 1) for argument in node.args)[:_MAX_ITEMS]
         kwargs = tuple((keyword.arg or "**", self.expr(keyword.value, depth + 1))
                        for keyword in node.keywords)[:_MAX_ITEMS]
+        parts = list(args) + [value for _, value in kwargs]
+        last = func_text.rsplit(".", 1)[-1]
+        if not (last[:1].isupper() or last in DETAILED_CALLS):
+            # No rule reads these arguments: keep names (call graph, data flow) and drop the rest,
+            # which keeps the facts small (they are pickled to the parent and into the cache).
+            args = tuple(arg if arg.kind in ("name", "attr") else _OPAQUE for arg in args)
+            kwargs = tuple((key, value if value.kind in ("name", "attr") else _OPAQUE) for key, value in kwargs)
         draft[_ARGS] = args
         draft[_KWARGS] = kwargs
-        parts = list(args) + [value for _, value in kwargs]
         if parts:
             draft[_ARG_NAMES] = frozenset().union(*(part.names for part in parts))
         if callee is not None:
@@ -823,6 +833,24 @@ class _Builder:
 
     _last_call_for: dict
 
+
+# Calls whose arguments rules read in detail (besides constructors, i.e. names starting with a capital).
+DETAILED_CALLS = frozenset({
+    "run", "run_stream", "on_messages", "on_messages_stream", "initiate_chat", "a_initiate_chat",
+    "initiate_chats", "a_initiate_chats", "generate_reply", "a_generate_reply", "run_chat", "a_run_chat",
+    "initiate_swarm_chat", "a_initiate_swarm_chat", "initiate_group_chat", "a_initiate_group_chat",
+    "run_group_chat", "a_run_group_chat", "send_message", "publish_message", "load_state", "save_state",
+    "send", "a_send", "resume", "a_resume", "load_component", "open", "write_text", "write_bytes", "to_csv",
+    "to_json", "to_parquet", "to_pickle", "connect", "create_engine", "create_async_engine", "save_local",
+    "execute", "executemany", "set", "setex", "psetex", "getset", "mset", "hset", "hmset", "get", "hget",
+    "hgetall", "json", "dump", "load", "loads", "dumps", "join", "joinpath", "gettempdir", "mkdtemp",
+    "add_api_route", "add_api_websocket_route", "add_route", "add_websocket_route", "add_url_rule",
+    "add_get", "add_post", "add_put", "add_delete", "add_patch", "add_view", "add_resource", "path",
+    "re_path", "url", "route", "api_route", "websocket", "websocket_route", "post", "put", "patch",
+    "delete", "head", "options", "view", "task", "on", "event", "ws", "click", "submit", "change",
+    "lock", "watch", "getenv", "abspath", "normpath", "fspath", "expanduser", "resolve", "str",
+})
+_OPAQUE = tuple.__new__(Expr, ("other", "", None, _EMPTY, (), (), (), (), 0, False))
 
 _ARGS, _KWARGS, _STATEMENT, _TARGET, _ARG_NAMES, _RECEIVER_EXPR = 5, 6, 8, 9, 12, 13
 
@@ -894,6 +922,7 @@ def build_module_facts(tree: ast.Module, name: str, path: str, is_package: bool,
     package = name if is_package else name.rpartition(".")[0]
     builder = _Builder(facts, package)
     builder._last_call_for = {}
+    builder._names = {}
     builder.body(tree.body)
     for function in facts.functions.values():
         function.calls = [tuple.__new__(Call, draft) for draft in function.calls]

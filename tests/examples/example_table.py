@@ -21,6 +21,7 @@ class Example:
     rule_family: str | None  # what `scan` must report (None: nothing at all)
     classic: bool = False  # needs the classic `autogen` API (pyautogen 0.9)
     concurrent_turns: bool = False  # the loss shows only when a session's turns overlap
+    needs_redis: bool = True
 
     @property
     def path(self) -> Path:
@@ -28,10 +29,10 @@ class Example:
 
 
 EXAMPLES = [
-    Example("broken_inproc", "state-loss", "process-local-state", "AD1"),
+    Example("broken_inproc", "state-loss", "process-local-state", "AD1", needs_redis=False),
     Example("broken_no_restore", "state-loss", "not-rehydrated", "AD2"),
-    Example("broken_team", "state-loss", "not-rehydrated", "AD2"),
-    Example("broken_classic", "state-loss", "process-local-state", "AD1", classic=True),
+    Example("broken_team", "state-loss", "not-rehydrated", "AD2", needs_redis=False),
+    Example("broken_classic", "state-loss", "process-local-state", "AD1", classic=True, needs_redis=False),
     Example("broken_racy", "state-loss", "lost-update", "AD5", concurrent_turns=True),
     Example("fixed_redis", "pass", None, None),
     Example("fixed_team", "pass", None, None),

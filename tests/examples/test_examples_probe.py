@@ -30,10 +30,12 @@ def probe(url: str, *extra: str) -> tuple[int, dict]:
 
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda e: e.name)
-def test_probe_gives_each_example_its_expected_verdict_under_several_workers(example: Example, redis_url):
+def test_probe_gives_each_example_its_expected_verdict_under_several_workers(example: Example, request):
     skip_without_classic_api(example)
     # Each model call takes a while, as a real LLM's does, so that overlapping turns really overlap.
-    env = {"REDIS_URL": redis_url, "CODEWORD_LATENCY_S": "0.1"}
+    env = {"CODEWORD_LATENCY_S": "0.1"}
+    if example.needs_redis:
+        env["REDIS_URL"] = request.getfixturevalue("redis_url")
     with uvicorn_service("app:api", workers=WORKERS, app_dir=example.path, env=env) as service:
         # A fixed service must pass even when a session's turns overlap (the burst, then recall
         # turns spread over the workers); a broken one is probed the way its loss shows.
