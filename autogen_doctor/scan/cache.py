@@ -75,12 +75,16 @@ class FactsCache:
             return None
 
     def put(self, key: str, value: Any) -> None:
+        self.put_bytes(key, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+
+    def put_bytes(self, key: str, data: bytes) -> None:
+        """Store an already pickled entry (atomically: write a temporary file, then rename)."""
         path = self._entry_path(key)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
             with os.fdopen(handle, "wb") as out:
-                pickle.dump(value, out, protocol=pickle.HIGHEST_PROTOCOL)
+                out.write(data)
             os.replace(temporary, path)
         except OSError:
             pass  # a read-only or full disk only makes the next scan slower

@@ -78,13 +78,16 @@ class _IgnoreRules:
         spec = _load_gitignore(directory)
         return _IgnoreRules(self.specs + ((directory, spec),)) if spec is not None else self
 
-    def ignores(self, path: Path, is_dir: bool) -> bool:
+    def ignores(self, path: Path | str, is_dir: bool) -> bool:
+        if not self.specs:
+            return False
+        text = str(path)
         ignored = False
         for base, spec in self.specs:
-            try:
-                relative = path.relative_to(base).as_posix()
-            except ValueError:
+            prefix = str(base).rstrip(os.sep) + os.sep
+            if not text.startswith(prefix):
                 continue
+            relative = text[len(prefix):].replace(os.sep, "/")
             if is_dir:
                 relative += "/"
             # Later (deeper) files win, like git: check_file tells include/exclude/no-match.
@@ -129,14 +132,12 @@ def _ancestor_rules(root: Path) -> _IgnoreRules:
     return rules.with_dir(root)
 
 
-def _excluded(path: Path, root: Path, exclude: pathspec.PathSpec | None) -> bool:
+def _excluded(path: str, root: Path, exclude: pathspec.PathSpec | None) -> bool:
     if exclude is None:
         return False
-    try:
-        relative = path.relative_to(root).as_posix()
-    except ValueError:
-        relative = path.as_posix()
-    return exclude.match_file(relative) or exclude.match_file(path.name)
+    prefix = str(root).rstrip(os.sep) + os.sep
+    relative = (path[len(prefix):] if path.startswith(prefix) else path).replace(os.sep, "/")
+    return exclude.match_file(relative) or exclude.match_file(os.path.basename(path))
 
 
 def _walk(root: Path, real_root: str, exclude: pathspec.PathSpec | None) -> Iterator[Path]:
@@ -155,7 +156,7 @@ def _walk(root: Path, real_root: str, exclude: pathspec.PathSpec | None) -> Iter
             continue
         subdirs: list[tuple[Path, _IgnoreRules]] = []
         for entry in entries:
-            path = Path(entry.path)
+            path = entry.path  # strings while walking: Path objects cost more than the walk
             if entry.is_symlink():
                 target = os.path.realpath(entry.path)
                 if not (target == real_root or target.startswith(real_root.rstrip(os.sep) + os.sep)):
@@ -167,7 +168,7 @@ def _walk(root: Path, real_root: str, exclude: pathspec.PathSpec | None) -> Iter
             if is_dir:
                 if _is_skipped_dir(entry) or rules.ignores(path, True) or _excluded(path, root, exclude):
                     continue
-                subdirs.append((path, rules))
+                subdirs.append((Path(path), rules))
             else:
                 try:
                     regular = entry.is_file()
@@ -177,7 +178,7 @@ def _walk(root: Path, real_root: str, exclude: pathspec.PathSpec | None) -> Iter
                     continue  # FIFOs, sockets, devices: reading them could block
                 if rules.ignores(path, False) or _excluded(path, root, exclude):
                     continue
-                yield path
+                yield Path(path)
         stack.extend(reversed(subdirs))
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import os
+import pickle
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,8 +66,14 @@ def _analyze(job: _Job) -> tuple[FileOutcome, tuple | None]:
             return cached, (stat.st_size, stat.st_mtime_ns, (job.kind, job.module_name, job.is_package), key)
     outcome = _build(job, data)
     if cache is not None:
-        cache.put(key, outcome)
+        cache.put_bytes(key, pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL))
     return outcome, (stat.st_size, stat.st_mtime_ns, (job.kind, job.module_name, job.is_package), key)
+
+
+def _analyze_in_worker(job: _Job) -> tuple[bytes, tuple | None]:
+    """Pool side of `_analyze`: the outcome is pickled once, here, and sent as bytes."""
+    outcome, entry = _analyze(job)
+    return pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL), entry
 
 
 def _build(job: _Job, data: bytes) -> FileOutcome:
@@ -147,8 +154,10 @@ def analyze_files(files: Sequence[SourceFile], *, jobs: int | None, cache: Facts
     if workers > 1 and len(pending) >= _POOL_THRESHOLD:
         context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
         chunk = max(1, min(32, len(pending) // (workers * 8)))
-        with context.Pool(processes=workers) as pool:
-            results = pool.map(_analyze, [job for _, job in pending], chunksize=chunk)
+        with context.Pool(processes=workers, initializer=gc.disable) as pool:
+            # imap: the parent unpickles finished files while the workers parse the next ones
+            results = [(pickle.loads(data), entry) for data, entry in
+                       pool.imap(_analyze_in_worker, [job for _, job in pending], chunksize=chunk)]
     else:
         results = [_analyze(job) for _, job in pending]
     for (position, job), (outcome, entry) in zip(pending, results):

@@ -217,5 +217,31 @@ def test_ad204_load_state_not_awaited(scan_tree):
 
         def f(t: Thing):
             t.load_state({})
+    """, "tool.py": """
+        from autogen_core.tools import BaseToolWithState
+
+        class Counter(BaseToolWithState):
+            def load_state(self, state): ...
+
+            async def load_state_json(self, state):
+                self.load_state(state)
+
+        def restore(tool, state):
+            tool.load_state(state)
     """}, codes="AD2")
     assert [(f.code, f.path, f.line) for f in result.findings] == [("AD204", "main.py", 5)]
+
+
+def test_ad201_silent_for_agent_kept_per_session_which_is_ad101(scan_tree):
+    result = scan_tree({"main.py": AGENTCHAT_HEAD + """
+sessions: dict = {}
+
+@app.post("/chat")
+async def chat(sid: str, msg: str):
+    agent = sessions.get(sid)
+    if agent is None:
+        agent = AssistantAgent("assistant", model_client=client)
+        sessions[sid] = agent
+    return await agent.run(task=msg)
+"""})
+    assert [f.code for f in result.findings] == ["AD101"]

@@ -164,3 +164,64 @@ def test_ad501_json_file_and_sql_blob(scan_tree):
             db.execute("INSERT INTO messages (sid, body) VALUES (?, ?)", (1, request.GET["m"]))
     """}, codes="AD5")
     assert found(result) == [("AD501", "views.py", 10), ("AD501", "views.py", 18)]
+
+
+def test_ad501_agent_state_round_trip_without_lock(scan_tree):
+    result = scan_tree({"main.py": """
+        import json
+        import redis.asyncio as redis
+        from fastapi import FastAPI
+        from autogen_agentchat.agents import AssistantAgent
+        api = FastAPI()
+        states = redis.Redis()
+
+        @api.post("/chat")
+        async def chat(sid: str, msg: str):
+            agent = AssistantAgent("assistant", model_client=None)
+            saved = await states.get(sid)
+            if saved:
+                await agent.load_state(json.loads(saved))
+            result = await agent.run(task=msg)
+            await states.set(sid, json.dumps(await agent.save_state()), ex=86400)
+    """})
+    assert [(f.code, f.line, f.symbol) for f in result.findings] == [("AD501", 15, "saved")]
+
+
+def test_llm_response_caches_and_model_downloads_stay_silent(scan_tree):
+    result = scan_tree({"main.py": """
+        import diskcache
+        from fastapi import FastAPI
+        from autogen import AssistantAgent, Cache
+        from autogen_ext.cache_store.diskcache import DiskCacheStore
+        from autogen_ext.models.cache import ChatCompletionCache
+        from huggingface_hub import hf_hub_download
+        app = FastAPI()
+
+        @app.post("/ask")
+        def ask(q: str, history: list):
+            with Cache.disk(cache_path_root="/tmp/autogen_cache") as cache:
+                agent = AssistantAgent("a", llm_config={"cache_seed": 42})
+                reply = agent.generate_reply(messages=history + [{"role": "user", "content": q}], cache=cache)
+            store = DiskCacheStore(diskcache.Cache("/tmp/llm_cache"))
+            client = ChatCompletionCache(None, store)
+            weights = hf_hub_download("org/model", "w.bin", cache_dir="/tmp/models")
+            with open("/tmp/models/extra.bin", "wb") as f:
+                f.write(b"")
+            return reply
+    """})
+    assert [f.code for f in result.findings] == []
+
+
+def test_gradio_callback_is_an_entry_point(scan_tree):
+    result = scan_tree({"ui.py": """
+        import gradio as gr
+        chats = {}
+
+        def respond(message, history, request: gr.Request):
+            chats.setdefault(request.session_hash, []).append(message)
+            return "ok"
+
+        demo = gr.ChatInterface(fn=respond)
+    """})
+    assert [(f.code, f.symbol) for f in result.findings] == [("AD101", "chats")]
+    assert "gr.State" in result.findings[0].fix

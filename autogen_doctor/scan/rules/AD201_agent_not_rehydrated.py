@@ -48,15 +48,15 @@ from autogen_doctor.scan.rules import _agent_flow
 from autogen_doctor.scan.rules._support import analysis, make_finding, via
 
 
-def fix_for(class_name: str, classic: bool) -> str:
+def fix_for(var: str, classic: bool) -> str:
     if classic:
         return ("Restore the session's messages before running: keep them in a shared store keyed by session id and "
                 "pass them back (`GroupChat(agents, messages=history)` + `manager.resume(messages=history)`, "
                 "`ConversableAgent(..., chat_messages=...)`, or `generate_reply(messages=history)`); save new "
                 "messages after the run.")
     return ("Restore state before running: `saved = await store.get(session_id)`; `if saved: await "
-            f"{class_name.lower() if class_name else 'agent'}.load_state(json.loads(saved))`; after the run "
-            "`await store.set(session_id, json.dumps(await ....save_state()))`; or pass the stored messages as "
+            f"{var}.load_state(json.loads(saved))`; after the run "
+            f"`await store.set(session_id, json.dumps(await {var}.save_state()))`; or pass the stored messages as "
             "the task / `initial_messages=` of the model context.")
 
 
@@ -84,4 +84,4 @@ def check(project) -> Iterator[Finding]:
             "AD201", Severity.WARNING, module, first.line, first.col,
             f"`{first.var}` (`{first.class_name}`) is built on a request path ({via(reach)}) and run at line "
             f"{run.line} with no earlier history restored into it{detail}",
-            symbol=first.var, fix=fix_for(first.class_name, classic))
+            symbol=first.var, fix=fix_for(first.var, classic))

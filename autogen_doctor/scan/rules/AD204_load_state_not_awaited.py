@@ -25,12 +25,13 @@ result = await agent.run(task=message)
 
 from __future__ import annotations
 
+import re
 from typing import Iterator
 
 from autogen_doctor.scan import autogen_api
 from autogen_doctor.scan.findings import Finding, Severity
 from autogen_doctor.scan.registry import rule
-from autogen_doctor.scan.rules._support import make_finding
+from autogen_doctor.scan.rules._support import analysis, expr_autogen, make_finding
 
 
 def _uses_agentchat(module) -> bool:
@@ -40,15 +41,35 @@ def _uses_agentchat(module) -> bool:
     return any(target.split(".", 1)[0] in autogen_api.MODERN_ROOTS for target in targets)
 
 
+_AGENT_LIKE = re.compile(r"(agent|team|chat|runtime|assistant|manager|group|swarm|flow|surfer|proxy)", re.IGNORECASE)
+
+
+def _is_autogen_object(resolver, module, function, receiver: str) -> bool:
+    """The receiver is an AgentChat agent/team/runtime: built from one here, or named like one."""
+    if receiver in ("self", "cls") or "(" in receiver or "[" in receiver:
+        return False
+    for assign in function.assigns:
+        if assign.targets == (receiver,) and assign.value.kind == "call":
+            found = expr_autogen(resolver, module, function, assign.value)
+            if found is not None:
+                return True
+    found = resolver.module_value(module, function, receiver)
+    if found is not None and found[1].kind == "call" and expr_autogen(resolver, found[0].module, None, found[1]):
+        return True
+    return bool(_AGENT_LIKE.search(receiver.rsplit(".", 1)[-1]))
+
+
 @rule(code="AD204", name="load-state-not-awaited", severity=Severity.ERROR,
       summary="load_state() called without await: nothing is restored")
 def check(project) -> Iterator[Finding]:
+    resolver = analysis(project).resolver
     for key, module in project.modules.items():
         if not _uses_agentchat(module):
             continue
         for function in module.functions.values():
             for call in function.calls:
-                if call.method == "load_state" and call.receiver and call.statement and not call.awaited:
+                if call.method == "load_state" and call.receiver and call.statement and not call.awaited \
+                        and _is_autogen_object(resolver, module, function, call.receiver):
                     yield make_finding(
                         "AD204", Severity.ERROR, module, call.line, call.col,
                         f"`{call.func}(...)` is not awaited: the coroutine is dropped and no state is restored",

@@ -53,6 +53,8 @@ _LOCK_METHODS = frozenset({"lock", "acquire", "watch", "multi", "flock", "lockf"
 
 
 def _derived(function: Function, start: str, after_line: int) -> set[str]:
+    """Names whose value comes from `start`: assigned from it, or objects it was loaded into
+    (`agent.load_state(json.loads(saved))` makes `agent` carry the stored value)."""
     names = {start}
     for _ in range(4):
         grew = False
@@ -62,6 +64,12 @@ def _derived(function: Function, start: str, after_line: int) -> set[str]:
                     if target.isidentifier() and target not in names:
                         names.add(target)
                         grew = True
+        for call in function.calls:
+            receiver = call.receiver
+            if call.line >= after_line and receiver.isidentifier() and receiver not in names \
+                    and call.arg_names & names:
+                names.add(receiver)
+                grew = True
         if not grew:
             break
     return names

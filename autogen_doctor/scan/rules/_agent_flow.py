@@ -161,6 +161,21 @@ def analyse(resolver: Resolver, module: ModuleFacts, function: Function) -> Flow
                 continue
         if HISTORY_NAME.search(var) and _STORE_READ.search(value.dotted.rsplit(".", 1)[-1] or ""):
             flow.loaded_history = flow.loaded_history or (var, assign.line)
+    # An object kept for later (`sessions[sid] = agent`, `agent = sessions.get(sid)` first) is
+    # reused across requests, not fresh: that is AD1's business, not a missing restore.
+    kept: set[str] = set()
+    for assign in function.assigns:
+        names = assign.value.names
+        if assign.value.kind == "name" and any("[" in t or "." in t for t in assign.targets):
+            kept.update(names)
+        if len(assign.targets) == 1 and assign.value.kind != "call" or (
+                assign.value.kind == "call" and not any(b.line == assign.line for b in flow.built)):
+            kept.update(t for t in assign.targets if any(b.var == t for b in flow.built))
+    for call in function.calls:
+        if call.method in ("set", "__setitem__", "setdefault", "append", "add", "put") and call.arg_names:
+            kept.update(name for name in call.arg_names if any(b.var == name for b in flow.built)
+                        and any(argument.kind == "name" and argument.dotted == name for argument in call.args))
+    flow.built = [built for built in flow.built if built.var not in kept]
     if not flow.built:
         return flow
     built_vars = {built.var for built in flow.built}

@@ -46,7 +46,7 @@ def classify(resolver: Resolver, module: ModuleFacts, function: Function | None,
         if value.strings and any(_CACHE_LIKE.search(text) for text in value.strings):
             return None
         for name in sorted(value.names)[:1]:
-            found = classify(resolver, module, function, Expr("name", name), depth + 1)
+            found = classify(resolver, module, function, Expr.make("name", name), depth + 1)
             if found is not None and found[0] == TMP:
                 return found
         return None
