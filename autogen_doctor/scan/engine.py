@@ -152,7 +152,12 @@ def analyze_files(files: Sequence[SourceFile], *, jobs: int | None, cache: Facts
         pending.append((position, job))
     workers = jobs if jobs and jobs > 0 else _default_jobs()
     if workers > 1 and len(pending) >= _POOL_THRESHOLD:
-        context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
+        # fork is the fastest start, but forking a process that runs other threads can deadlock
+        # (a lock held by another thread stays locked in the child): then start clean workers.
+        import threading
+
+        method = "fork" if os.name == "posix" and threading.active_count() == 1 else "spawn"
+        context = multiprocessing.get_context(method)
         chunk = max(1, min(32, len(pending) // (workers * 8)))
         with context.Pool(processes=workers, initializer=gc.disable) as pool:
             # imap: the parent unpickles finished files while the workers parse the next ones
@@ -288,6 +293,9 @@ def scan_paths(paths: Sequence[Path], *, exclude: Sequence[str] = (), jobs: int 
         findings, rule_errors = run_rules(project)
     finally:
         if collecting:
+            # Move what exists now out of the collector's sight before re-enabling it, or its
+            # first pass would walk every fact just loaded. They are freed by refcount as usual.
+            gc.freeze()
             gc.enable()
     findings = escalate_for_scaling(project, findings)
     findings = _fill_context(findings, files)

@@ -219,7 +219,7 @@ class Function:
     global_decls: set[str] = field(default_factory=set)
     global_writes: list[GlobalWrite] = field(default_factory=list)
     local_names: set[str] = field(default_factory=set)
-    reads: set[str] = field(default_factory=set)
+    reads: set[str] = field(default_factory=set)  # not collected (kept for compatibility)
     imports: dict[str, str] = field(default_factory=dict)
     nested: list[str] = field(default_factory=list)
 
@@ -596,7 +596,6 @@ class _Builder:
                                                                 target.col_offset + 1, False))
                 else:
                     self.scope.local_names.add(target.id)
-                    self.scope.reads.add(target.id)
             self._record_assign([target], value, node, "augmented")
             if self.scope.qualname != MODULE_BODY and target.id not in self.scope.global_decls:
                 # `history += [m]` on a list mutates it in place
@@ -682,8 +681,6 @@ class _Builder:
         """Summarise `node`; every call inside is recorded in the current scope."""
         kind = type(node)
         if kind is ast.Name:
-            if isinstance(node.ctx, ast.Load):
-                self.scope.reads.add(node.id)
             found = self._names.get(node.id)
             if found is None:  # one shared summary per name: pickle writes it once
                 found = self._names[node.id] = tuple.__new__(
@@ -783,7 +780,6 @@ class _Builder:
         if func_text in _UNINTERESTING_CALLS:
             parts = [self.expr(argument, depth + 1) for argument in node.args]
             parts.extend(self.expr(keyword.value, depth + 1) for keyword in node.keywords)
-            self.scope.reads.add(func_text)
             return self._combine("call", parts, dotted=func_text)
         # A draft (list) in Call field order; frozen into Call records when the module is done,
         # because statements set `statement` and `target` after the expression is summarised.
@@ -799,8 +795,6 @@ class _Builder:
                                calls=receiver.calls)
         else:
             callee = self.expr(node.func, depth + 1) if not isinstance(node.func, ast.Name) else None
-        if callee is None:
-            self.scope.reads.add(node.func.id)  # type: ignore[attr-defined]
         args = tuple(self.expr(argument, depth + 1) for argument in node.args)[:_MAX_ITEMS]
         kwargs = tuple((keyword.arg or "**", self.expr(keyword.value, depth + 1))
                        for keyword in node.keywords)[:_MAX_ITEMS]
@@ -924,6 +918,15 @@ def build_module_facts(tree: ast.Module, name: str, path: str, is_package: bool,
     builder._last_call_for = {}
     builder._names = {}
     builder.body(tree.body)
+    shared_empty_dict: dict = {}
     for function in facts.functions.values():
-        function.calls = [tuple.__new__(Call, draft) for draft in function.calls]
+        function.calls = [tuple.__new__(Call, draft) for draft in function.calls] if function.calls else ()
+        # Empty collections become the shared empty tuple (pickled without allocating anything):
+        # most functions write nothing, rebind nothing and nest nothing.
+        for name in ("mutations", "assigns", "returns", "global_writes", "nested", "global_decls",
+                     "local_names", "reads"):
+            if not getattr(function, name):
+                setattr(function, name, ())
+        if not function.imports:
+            function.imports = shared_empty_dict
     return facts

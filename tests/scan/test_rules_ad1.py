@@ -405,3 +405,76 @@ def test_ad106_module_runtime_and_ad107_mem0(scan_tree):
             await runtime.publish_message(msg, topic_id=TopicId("chat", sid))
     """}, codes="AD10")
     assert sorted((f.code, f.line) for f in result.findings) == [("AD106", 11), ("AD107", 6)]
+
+
+def test_ad101_container_passed_to_a_helper_that_mutates_its_parameter(scan_tree):
+    result = scan_tree({"main.py": """
+        from fastapi import FastAPI
+        app = FastAPI()
+        sessions = {}
+        SETTINGS = {"a": 1}
+
+        def remember(store, sid, message):
+            store.setdefault(sid, []).append(message)
+
+        def lookup(store, sid):
+            return store.get(sid)
+
+        class Recorder:
+            def record(self, target, value):
+                target.append(value)
+
+        log = []
+
+        @app.post("/chat")
+        def chat(sid: str, m: str):
+            remember(sessions, sid, m)
+            lookup(SETTINGS, sid)
+            Recorder().record(log, m)
+            remember(store={}, sid=sid, message=m)
+    """}, codes="AD1")
+    assert codes(result) == [("AD101", "main.py", 20, "sessions"), ("AD101", "main.py", 22, "log")]
+    assert "writes into its parameter `store`" in result.findings[0].message
+
+
+def test_ad101_django_urlpatterns_and_flask_add_url_rule(scan_tree):
+    result = scan_tree({
+        "site/handlers.py": """
+            from django.views.generic import View
+            carts = {}
+            wishes = []
+
+            def add_to_cart(request, item):
+                carts[request.user.id] = item
+
+            class WishView(View):
+                def post(self, request):
+                    wishes.append(request.POST["w"])
+
+            def helper_never_routed(x):
+                carts[x] = x
+        """,
+        "site/urls.py": """
+            from django.urls import path
+            from . import handlers
+            urlpatterns = [
+                path("cart/<item>", handlers.add_to_cart),
+                path("wish", handlers.WishView.as_view()),
+            ]
+        """,
+        "site/__init__.py": "",
+        "flaskapp.py": """
+            from flask import Flask
+            app = Flask(__name__)
+            visits = []
+
+            def count():
+                visits.append(1)
+                return "ok"
+
+            app.add_url_rule("/count", view_func=count)
+        """,
+    }, codes="AD1")
+    assert sorted(codes(result)) == [("AD101", "flaskapp.py", 6, "visits"),
+                                     ("AD101", "site/handlers.py", 6, "carts"),
+                                     ("AD101", "site/handlers.py", 10, "wishes")]

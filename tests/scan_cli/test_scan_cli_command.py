@@ -359,3 +359,22 @@ def test_cache_sees_a_change_in_an_imported_module(tmp_path):
     assert findings_of(run_scan(tmp_path, *cache)) == []
     state.write_text(_STORE_IN_PROCESS)
     assert [item["path"] for item in findings_of(run_scan(tmp_path, *cache))] == ["app/main.py"]
+
+
+def test_rules_json_lists_every_registered_rule():
+    import subprocess
+    import sys
+
+    completed = subprocess.run([sys.executable, "-m", "autogen_doctor", "rules", "--format", "json"],
+                               capture_output=True, text=True, timeout=60)
+    assert completed.returncode == 0, completed.stderr
+    listed = json.loads(completed.stdout)
+    assert [item["code"] for item in listed] == list(load_rules())
+    assert all(item["severity"] in ("info", "warning", "error") and item["summary"] for item in listed)
+
+
+def test_quiet_prints_findings_without_summary(stateful_project):
+    completed = run_scan(stateful_project, "--quiet")
+    assert completed.returncode in (0, 1)
+    assert completed.stdout.startswith("app/main.py:")
+    assert "Found" not in completed.stdout and completed.stderr == ""

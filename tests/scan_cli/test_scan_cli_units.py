@@ -62,12 +62,8 @@ def test_more_specific_selector_wins_and_ignore_wins_ties():
 def test_bad_selectors_are_one_line_usage_errors(tmp_path):
     for bad in (["XY1"], ["AD9"], ["AD199"]):
         with pytest.raises(UserError) as caught:
-            build_options(CommandLine(select=bad), load_config_file_or_empty(tmp_path), KNOWN, tmp_path)
+            build_options(CommandLine(select=bad), discover_config(tmp_path, enabled=False), KNOWN, tmp_path)
         assert "\n" not in str(caught.value)
-
-
-def load_config_file_or_empty(directory: Path):
-    return discover_config(directory, enabled=False)
 
 
 def test_per_file_ignore_patterns_match_names_anywhere_and_anchored_paths(tmp_path):

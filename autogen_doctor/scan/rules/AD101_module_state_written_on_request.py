@@ -68,10 +68,47 @@ def check(project) -> Iterator[Finding]:
             if (definition.name, mutation.line) in reported:
                 continue
             reported.add((definition.name, mutation.line))
-            yield make_finding(
-                "AD101", Severity.WARNING, module, mutation.line, mutation.col,
+            yield _finding(module, mutation.line, mutation.col, mutation.end_line, mutation.end_col, definition,
+                           kind, reach, f"with {mutation.how}")
+        # A container handed to a helper that writes into that parameter: `remember(sessions, sid, m)`.
+        for call in function.calls:
+            if not call.args and not call.kwargs:
+                continue
+            target = resolver.call_target(module, function, call.func)
+            if target is None:
+                continue
+            helper_module, helper = resolver.function(target)
+            written = {m.base for m in helper.mutations if m.how != "attribute assignment" and m.base in helper.params}
+            if not written:
+                continue
+            offset = 1 if helper.class_name and helper.params[:1] in (("self",), ("cls",)) else 0
+            pairs = [(helper.params[index + offset], argument) for index, argument in enumerate(call.args)
+                     if index + offset < len(helper.params)] + list(call.kwargs)
+            for parameter, argument in pairs:
+                if parameter not in written or argument.kind not in ("name", "attr"):
+                    continue
+                if function.is_local(argument.dotted.split(".", 1)[0]):
+                    continue
+                definition = resolver.definition(resolver.canonical(module, function, argument.dotted), module)
+                if definition is None or definition.rest or definition.assign is None:
+                    continue
+                kind = container_kind(resolver, definition.module, definition.assign.value)
+                if kind is None or is_per_process_name(definition.name):
+                    continue
+                if reach.entry.framework == STREAMLIT and definition.module is module:
+                    continue
+                if (definition.name, call.line) in reported:
+                    continue
+                reported.add((definition.name, call.line))
+                yield _finding(module, call.line, call.col, call.end_line, call.end_col, definition, kind, reach,
+                               f"by `{helper.qualname}`, which writes into its parameter `{parameter}`")
+
+
+def _finding(module, line, col, end_line, end_col, definition, kind, reach, how) -> Finding:
+    return make_finding(
+                "AD101", Severity.WARNING, module, line, col,
                 f"module-level {kind} `{definition.name}` ({where(definition.module, definition.assign.line)}) "
-                f"is written on a request path ({via(reach)}) with {mutation.how}; each worker process and "
+                f"is written on a request path ({via(reach)}) {how}; each worker process and "
                 f"replica keeps its own copy",
-                symbol=definition.name, end_line=mutation.end_line, end_col=mutation.end_col,
+                symbol=definition.name, end_line=end_line, end_col=end_col,
                 fix=f"Move `{definition.name}` out of process memory: {store_fix(reach.entry.framework)}.")

@@ -39,7 +39,7 @@ def check(project) -> Iterator[Finding]:
     for key, module in project.modules.items():
         for function in module.functions.values():
             for call in function.calls:
-                if call.method != "save_state" or not call.receiver or "(" in call.receiver:
+                if not call.func.endswith(".save_state") or "(" in call.receiver:
                     continue
                 receiver = call.receiver
                 values = [assign.value for assign in function.assigns if assign.targets == (receiver,)]

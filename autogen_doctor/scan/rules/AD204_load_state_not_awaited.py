@@ -68,7 +68,7 @@ def check(project) -> Iterator[Finding]:
             continue
         for function in module.functions.values():
             for call in function.calls:
-                if call.method == "load_state" and call.receiver and call.statement and not call.awaited \
+                if call.func.endswith(".load_state") and call.statement and not call.awaited \
                         and _is_autogen_object(resolver, module, function, call.receiver):
                     yield make_finding(
                         "AD204", Severity.ERROR, module, call.line, call.col,

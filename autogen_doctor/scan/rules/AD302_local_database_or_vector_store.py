@@ -40,6 +40,9 @@ _FILE_DBS = frozenset({"shelve.open", "dbm.open", "sqlitedict.SqliteDict", "tiny
 _ENGINES = frozenset({"sqlalchemy.create_engine", "sqlalchemy.ext.asyncio.create_async_engine",
                       "sqlmodel.create_engine"})
 
+_LAST_NAMES = ("connect", "create_engine", "create_async_engine", "open", "SqliteDict", "TinyDB",
+               "PersistentClient", "Chroma", "ChromaDBVectorMemory", "Teachability", "save_local")
+
 _FIX = ("Use a database or vector store server every replica reaches (Postgres/MySQL via DATABASE_URL, Redis, "
         "an HTTP Chroma server via `HttpChromaDBVectorMemoryConfig`), or a volume shared by all replicas.")
 
@@ -66,6 +69,8 @@ def check(project) -> Iterator[Finding]:
         for function in module.functions.values():
             scope = None if function.qualname == "<module>" else function
             for call in function.calls:
+                if not call.func.endswith(_LAST_NAMES):
+                    continue
                 last = call.func.rsplit(".", 1)[-1]
                 if last not in ("connect", "create_engine", "create_async_engine", "open", "SqliteDict", "TinyDB",
                                 "PersistentClient", "Chroma", "ChromaDBVectorMemory", "Teachability", "save_local"):
