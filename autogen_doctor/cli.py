@@ -68,6 +68,8 @@ def main() -> None:
     """Console-script entry point."""
     try:
         code = app(standalone_mode=False)
+        if code == 130:  # typer turns Ctrl-C into a silent Exit(130)
+            typer.echo("autogen-doctor: interrupted", err=True)
     except UserError as error:
         typer.echo(f"autogen-doctor: error: {error}", err=True)
         sys.exit(int(error.exit_code))

@@ -61,6 +61,8 @@ def probe_command(
     serve: Optional[str] = typer.Option(None, "--serve", help="Start the service with this command and probe it"),
     workers: str = typer.Option("1,4", "--workers", help="With --serve: worker counts to try"),
     port: Optional[int] = typer.Option(None, "--port", help="With --serve: port to run the service on"),
+    ready_timeout: Optional[float] = typer.Option(
+        None, "--ready-timeout", min=1.0, help="With --serve: seconds to wait for the service to answer (default 60)"),
 ) -> None:
     """Fire multi-turn sessions at a running service and diagnose conversation-state loss.
 
@@ -73,6 +75,7 @@ def probe_command(
         concurrent_turns=concurrent_turns, timeout=timeout, retries=retries, seed=seed,
         reuse_connections=reuse_connections, fmt=fmt.lower(), output=output, record=record, replay=replay,
         quiet=quiet, src=src, serve=serve, workers=parse_workers(workers), port=port,
+        ready_timeout=ready_timeout,
     )
     if serve is not None:
         if replay is not None:

@@ -45,3 +45,4 @@ class ProbeOptions:
     serve: str | None = None
     workers: list[int] = field(default_factory=lambda: [1, 4])
     port: int | None = None
+    ready_timeout: float | None = None  # with --serve: seconds to wait for the service to answer

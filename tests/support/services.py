@@ -48,7 +48,7 @@ def stop_process_group(process: subprocess.Popen, grace_s: float = 5.0) -> None:
         process.wait(timeout=grace_s)
 
 
-def wait_until_ready(check, process: subprocess.Popen, what: str, timeout_s: float = 30.0) -> None:
+def wait_until_ready(check, process: subprocess.Popen, what: str, timeout_s: float = 60.0) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process.poll() is not None:
