@@ -2,15 +2,18 @@
 
 Layout under the cache folder (platformdirs' user cache dir, or the one given):
 
-    v<format>-<tool version>-<code hash>/entries/<ab>/<hash>.pickle   one file's outcome
-    v<format>-<tool version>-<code hash>/index.pickle                  path -> (size, mtime, key)
+    v<format>-<tool version>-<code hash>/pack-<roots hash>.pickle
 
-The key of an entry is a hash of the file's bytes plus what the facts depend on besides the
-bytes (its kind, module name, package flag). The folder name carries the tool version and a
-hash of the scan code, so an upgrade or an edited rule starts from a clean cache. The index is
-a shortcut that lets a warm scan skip reading unchanged files; it trusts a file's size and
-mtime only when the mtime is comfortably older than the scan that recorded it (as git does
-for "racily clean" files), so a file rewritten within the same clock tick is re-read.
+One pack per set of scanned roots holds two maps: `entries` (content key -> pickled outcome)
+and `index` (path -> size, mtime, identity, key). One file read makes a warm scan fast, and one
+atomic write per scan is far cheaper than a file per source file. The key of an entry is a hash
+of the file's bytes plus what its facts depend on besides the bytes (kind, module name, package
+flag). The folder name carries the tool version and a hash of the scan code, so an upgrade or an
+edited rule starts from a clean cache.
+
+The index lets a warm scan skip reading unchanged files; it trusts a file's size and mtime only
+when the mtime is comfortably older than the scan that recorded it (as git does for "racily
+clean" files), so a file rewritten within the same clock tick is re-read and re-hashed.
 Cross-module rules stay correct because resolution and rules always re-run over the facts.
 """
 
@@ -22,11 +25,11 @@ import pickle
 import tempfile
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 from autogen_doctor import __version__
 
-FORMAT = 1
+FORMAT = 2
 _RACY_NS = 2_000_000_000
 
 
@@ -57,53 +60,52 @@ def entry_key(data: bytes, kind: str, module_name: str, is_package: bool) -> str
 
 
 class FactsCache:
-    """Reads and writes cache entries; every failure degrades to a cache miss."""
+    """Reads and writes the pack; every failure degrades to a cache miss."""
 
-    def __init__(self, directory: Path | None = None) -> None:
+    def __init__(self, directory: Path | None = None, roots: Iterable[Path | str] = ()) -> None:
         base = Path(directory) if directory is not None else default_cache_dir()
         self.root = base / f"v{FORMAT}-{__version__}-{code_hash()}"
+        roots_id = hashlib.blake2b("\0".join(sorted(str(root) for root in roots)).encode(),
+                                   digest_size=8).hexdigest()
+        self.pack_path = self.root / f"pack-{roots_id}.pickle"
+        self._entries: dict[str, bytes] | None = None
         self._index: dict[str, tuple] | None = None
+        self._new_entries: dict[str, bytes] = {}
 
-    def _entry_path(self, key: str) -> Path:
-        return self.root / "entries" / key[:2] / f"{key}.pickle"
+    def _load(self) -> None:
+        if self._entries is not None:
+            return
+        try:
+            with open(self.pack_path, "rb") as handle:
+                pack = pickle.load(handle)
+            self._entries = pack["entries"]
+            self._index = pack["index"]
+            if not isinstance(self._entries, dict) or not isinstance(self._index, dict):
+                raise ValueError("bad pack")
+        except Exception:  # missing, truncated or from an incompatible build: start empty
+            self._entries, self._index = {}, {}
 
     def get(self, key: str) -> Any | None:
+        self._load()
+        data = self._new_entries.get(key) or self._entries.get(key)  # type: ignore[union-attr]
+        if data is None:
+            return None
         try:
-            with open(self._entry_path(key), "rb") as handle:
-                return pickle.load(handle)
-        except Exception:  # missing, truncated or from an incompatible build: recompute
+            return pickle.loads(data)
+        except Exception:
             return None
 
     def put(self, key: str, value: Any) -> None:
         self.put_bytes(key, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
 
     def put_bytes(self, key: str, data: bytes) -> None:
-        """Store an already pickled entry (atomically: write a temporary file, then rename)."""
-        path = self._entry_path(key)
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-            with os.fdopen(handle, "wb") as out:
-                out.write(data)
-            os.replace(temporary, path)
-        except OSError:
-            pass  # a read-only or full disk only makes the next scan slower
-
-    # ---------- stat index ----------
-    def index(self) -> dict[str, tuple]:
-        if self._index is None:
-            try:
-                with open(self.root / "index.pickle", "rb") as handle:
-                    self._index = pickle.load(handle)
-                if not isinstance(self._index, dict):
-                    self._index = {}
-            except Exception:
-                self._index = {}
-        return self._index
+        """Remember an already pickled entry; written by `save`."""
+        self._new_entries[key] = data
 
     def lookup(self, path: str, size: int, mtime_ns: int, identity: tuple) -> str | None:
         """The entry key recorded for an unchanged file, or None."""
-        found = self.index().get(path)
+        self._load()
+        found = self._index.get(path)  # type: ignore[union-attr]
         if found is None:
             return None
         recorded_size, recorded_mtime, recorded_identity, key = found
@@ -111,22 +113,24 @@ class FactsCache:
             return key
         return None
 
-    def record(self, updates: dict[str, tuple], scan_started_ns: int) -> None:
-        """Merge `path -> (size, mtime_ns, identity, key)` into the index and save it."""
-        index = dict(self.index())
-        changed = False
-        for path, entry in updates.items():
-            if entry[1] < scan_started_ns - _RACY_NS and index.get(path) != entry:
-                index[path] = entry
-                changed = True
-        if not changed:
+    def save(self, entries_in_use: dict[str, tuple], scan_started_ns: int) -> None:
+        """Write the pack: the entries this scan used, and the index of files not racily new.
+
+        `entries_in_use` maps path -> (size, mtime_ns, identity, key) for every file analysed.
+        """
+        self._load()
+        used_keys = {entry[3] for entry in entries_in_use.values()}
+        entries = {key: data for key, data in self._entries.items() if key in used_keys}  # type: ignore[union-attr]
+        entries.update((key, data) for key, data in self._new_entries.items() if key in used_keys)
+        index = {path: entry for path, entry in entries_in_use.items() if entry[1] < scan_started_ns - _RACY_NS}
+        if entries == self._entries and index == self._index:
             return
         try:
             self.root.mkdir(parents=True, exist_ok=True)
-            handle, temporary = tempfile.mkstemp(dir=self.root, prefix=".tmp-index-")
+            handle, temporary = tempfile.mkstemp(dir=self.root, prefix=".tmp-pack-")
             with os.fdopen(handle, "wb") as out:
-                pickle.dump(index, out, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(temporary, self.root / "index.pickle")
-            self._index = index
+                pickle.dump({"entries": entries, "index": index}, out, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(temporary, self.pack_path)
+            self._entries, self._index, self._new_entries = entries, index, {}
         except OSError:
-            pass
+            pass  # a read-only or full disk only makes the next scan slower

@@ -46,34 +46,41 @@ class _Job:
     cache_dir: str | None
 
 
-def _analyze(job: _Job) -> tuple[FileOutcome, tuple | None]:
-    """Worker: read, parse and build facts for one file, through the cache when there is one.
+# The parent's cache, inherited by forked workers so they can look entries up without reloading.
+_CACHES: dict[str, FactsCache] = {}
 
-    Returns the outcome and the index entry (size, mtime_ns, identity, key) for the cache.
+
+def _analyze(job: _Job) -> tuple[FileOutcome, tuple | None, bytes | None]:
+    """Read, parse and build facts for one file, through the cache when there is one.
+
+    Returns the outcome, the index entry (size, mtime_ns, identity, key) and, for a newly
+    built outcome that should be cached, its pickled bytes.
     """
-    cache = FactsCache(Path(job.cache_dir)) if job.cache_dir is not None else None
+    cache = _CACHES.get(job.cache_dir) if job.cache_dir is not None else None
     try:
         stat = os.stat(job.path)
         data = read_bytes(Path(job.path))
     except ParseProblem as problem:
-        return FileOutcome(error=str(problem)), None
+        return FileOutcome(error=str(problem)), None, None
     except OSError as error:
-        return FileOutcome(error=f"cannot read file: {error.strerror or error}"), None
+        return FileOutcome(error=f"cannot read file: {error.strerror or error}"), None, None
     key = entry_key(data, job.kind, job.module_name, job.is_package)
+    entry = (stat.st_size, stat.st_mtime_ns, (job.kind, job.module_name, job.is_package), key)
     if cache is not None:
         cached = cache.get(key)
         if isinstance(cached, FileOutcome):
-            return cached, (stat.st_size, stat.st_mtime_ns, (job.kind, job.module_name, job.is_package), key)
+            return cached, entry, None
     outcome = _build(job, data)
-    if cache is not None:
-        cache.put_bytes(key, pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL))
-    return outcome, (stat.st_size, stat.st_mtime_ns, (job.kind, job.module_name, job.is_package), key)
+    packed = pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL) if job.cache_dir is not None else None
+    return outcome, entry, packed
 
 
-def _analyze_in_worker(job: _Job) -> tuple[bytes, tuple | None]:
+def _analyze_in_worker(job: _Job) -> tuple[bytes, tuple | None, bool]:
     """Pool side of `_analyze`: the outcome is pickled once, here, and sent as bytes."""
-    outcome, entry = _analyze(job)
-    return pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL), entry
+    outcome, entry, packed = _analyze(job)
+    if packed is None:
+        return pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL), entry, False
+    return packed, entry, True
 
 
 def _build(job: _Job, data: bytes) -> FileOutcome:
@@ -137,7 +144,7 @@ def analyze_files(files: Sequence[SourceFile], *, jobs: int | None, cache: Facts
     for position, source in enumerate(files):
         module_name, is_package = names.get(source.path, ("", False))
         job = _Job(str(source.path), source.display, source.kind, module_name, is_package,
-                   str(cache.root.parent) if cache is not None else None)
+                   str(cache.pack_path) if cache is not None else None)
         if cache is not None:
             try:
                 stat = os.stat(source.path)
@@ -148,8 +155,11 @@ def analyze_files(files: Sequence[SourceFile], *, jobs: int | None, cache: Facts
                 cached = cache.get(key)
                 if isinstance(cached, FileOutcome):
                     outcomes[position] = cached
+                    index_updates[job.path] = (stat.st_size, stat.st_mtime_ns, (job.kind, module_name, is_package), key)
                     continue
         pending.append((position, job))
+    if cache is not None:
+        _CACHES[str(cache.pack_path)] = cache
     workers = jobs if jobs and jobs > 0 else _default_jobs()
     if workers > 1 and len(pending) >= _POOL_THRESHOLD:
         # fork is the fastest start, but forking a process that runs other threads can deadlock
@@ -161,16 +171,19 @@ def analyze_files(files: Sequence[SourceFile], *, jobs: int | None, cache: Facts
         chunk = max(1, min(32, len(pending) // (workers * 8)))
         with context.Pool(processes=workers, initializer=gc.disable) as pool:
             # imap: the parent unpickles finished files while the workers parse the next ones
-            results = [(pickle.loads(data), entry) for data, entry in
+            results = [(pickle.loads(data), entry, data if fresh else None) for data, entry, fresh in
                        pool.imap(_analyze_in_worker, [job for _, job in pending], chunksize=chunk)]
     else:
         results = [_analyze(job) for _, job in pending]
-    for (position, job), (outcome, entry) in zip(pending, results):
+    for (position, job), (outcome, entry, packed) in zip(pending, results):
         outcomes[position] = outcome
         if entry is not None:
             index_updates[job.path] = entry
-    if cache is not None and index_updates:
-        cache.record(index_updates, started_ns)
+            if packed is not None and cache is not None:
+                cache.put_bytes(entry[3], packed)
+    if cache is not None:
+        cache.save(index_updates, started_ns)
+        _CACHES.pop(str(cache.pack_path), None)
     return [outcome if outcome is not None else FileOutcome(error="not analysed") for outcome in outcomes]
 
 
@@ -282,7 +295,7 @@ def scan_paths(paths: Sequence[Path], *, exclude: Sequence[str] = (), jobs: int 
     """
     paths = list(paths) or [Path(".")]
     files = discover(paths, exclude)
-    cache = FactsCache(cache_dir) if use_cache else None
+    cache = FactsCache(cache_dir, roots=[str(Path(path).resolve()) for path in paths]) if use_cache else None
     # Facts are many small acyclic objects: the cyclic garbage collector would rescan them
     # again and again while they load (most of a warm scan's time), and finds nothing to free.
     collecting = gc.isenabled()

@@ -33,6 +33,8 @@ _ROUTERS = {
 _ROUTE_METHODS = frozenset({
     "get", "post", "put", "patch", "delete", "head", "options", "route", "api_route", "websocket",
     "websocket_route", "view", "task", "on", "event", "trace", "ws", "add_websocket_route",
+    # per-request hooks
+    "middleware", "before_request", "after_request", "teardown_request", "before_app_request",
 })
 _FALLBACK_NAMES = {"app": OTHER, "router": OTHER, "api": OTHER, "bp": FLASK, "blueprint": FLASK,
                    "routes": AIOHTTP, "celery": CELERY, "celery_app": CELERY, "socketio": OTHER, "sio": OTHER}
@@ -208,6 +210,9 @@ class EntryPoints:
         route = _first_string(decorator) if decorator.kind == "call" else ""
         verb = {"route": "", "api_route": "", "websocket": "websocket", "websocket_route": "websocket",
                 "ws": "websocket", "on": "event", "event": "event"}.get(last, last.upper())
+        if last in ("middleware", "before_request", "after_request", "teardown_request", "before_app_request"):
+            self._add(ref, framework, f"{framework} per-request hook @{last}")
+            return
         description = f"{framework} {('route ' + verb).strip() if verb not in ('websocket', 'event') else verb} {route}".strip()
         self._add(ref, framework, description.replace("  ", " "))
 

@@ -689,12 +689,13 @@ class _Builder:
         if kind is ast.Constant:
             value = node.value
             if isinstance(value, str):
-                return Expr.make("str", text=value[:_MAX_TEXT], strings=(value[:_MAX_TEXT],))
-            return Expr.make("const", text=repr(value)[:40])
+                short = value[:_MAX_TEXT]
+                return tuple.__new__(Expr, ("str", "", short, _EMPTY, (), (), (short,), (), 0, False))
+            return _CONSTANT
         if kind is ast.Attribute:
             inner = self.expr(node.value, depth + 1)
             text = dotted(node)
-            return Expr.make("attr", text, names=inner.names, strings=inner.strings, calls=inner.calls)
+            return tuple.__new__(Expr, ("attr", text, None, inner.names, (), (), inner.strings, inner.calls, 0, False))
         if kind is ast.Call:
             return self._call(node, depth, awaited)
         if kind is ast.Await:
@@ -845,6 +846,7 @@ DETAILED_CALLS = frozenset({
     "lock", "watch", "getenv", "abspath", "normpath", "fspath", "expanduser", "resolve", "str",
 })
 _OPAQUE = tuple.__new__(Expr, ("other", "", None, _EMPTY, (), (), (), (), 0, False))
+_CONSTANT = tuple.__new__(Expr, ("const", "", None, _EMPTY, (), (), (), (), 0, False))  # numbers, None, bools
 
 _ARGS, _KWARGS, _STATEMENT, _TARGET, _ARG_NAMES, _RECEIVER_EXPR = 5, 6, 8, 9, 12, 13
 

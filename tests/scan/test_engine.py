@@ -126,7 +126,7 @@ def test_cache_invalidates_on_change_and_cross_module_findings_follow(tmp_path, 
     write_tree(project, SERVICE)
     first = scan_paths([project], cache_dir=cache, jobs=1)
     assert [f.symbol for f in first.findings] == ["sessions"]
-    assert any(cache.rglob("*.pickle"))
+    assert len(list(cache.rglob("pack-*.pickle"))) == 1
     warm = scan_paths([project], cache_dir=cache, jobs=1)
     assert [f.to_json() for f in warm.findings] == [f.to_json() for f in first.findings]
     # the imported module changes: `sessions` is no longer a container -> finding disappears
@@ -152,7 +152,12 @@ def test_cache_with_old_files_uses_stat_index_and_stays_correct(tmp_path, monkey
     for path in project.rglob("*.py"):
         os.utime(path, (old, old))
     scan_paths([project], cache_dir=cache, jobs=1)
-    assert list(cache.rglob("index.pickle"))
+    from autogen_doctor.scan.cache import FactsCache
+
+    state_py = project / "svc" / "state.py"
+    recorded = FactsCache(cache, roots=[str(project.resolve())])
+    info = state_py.stat()
+    assert recorded.lookup(str(state_py), info.st_size, info.st_mtime_ns, ("python", "svc.state", False))
     (project / "svc/state.py").write_text("sessions = []\n")  # new mtime: re-read
     result = scan_paths([project], cache_dir=cache, jobs=1)
     assert "module-level list" in result.findings[0].message

@@ -478,3 +478,28 @@ def test_ad101_django_urlpatterns_and_flask_add_url_rule(scan_tree):
     assert sorted(codes(result)) == [("AD101", "flaskapp.py", 6, "visits"),
                                      ("AD101", "site/handlers.py", 6, "carts"),
                                      ("AD101", "site/handlers.py", 10, "wishes")]
+
+
+def test_ad101_per_request_hooks_are_entry_points(scan_tree):
+    result = scan_tree({"main.py": """
+        from fastapi import FastAPI, Request
+        from flask import Flask
+        app = FastAPI()
+        web = Flask(__name__)
+        seen_paths = []
+        seen_ips = set()
+
+        @app.middleware("http")
+        async def record(request: Request, call_next):
+            seen_paths.append(request.url.path)
+            return await call_next(request)
+
+        @web.before_request
+        def remember_ip():
+            seen_ips.add("ip")
+
+        @app.on_event("startup")
+        async def warm_up():
+            seen_paths.append("startup")
+    """}, codes="AD1")
+    assert sorted(codes(result)) == [("AD101", "main.py", 10, "seen_paths"), ("AD101", "main.py", 15, "seen_ips")]
