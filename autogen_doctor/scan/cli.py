@@ -7,9 +7,11 @@ decides what the user sees and whether the CI step fails.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import List, Mapping, Optional
@@ -181,6 +183,24 @@ def scannable_paths(paths: tuple[Path, ...], cwd: Path) -> list[Path]:
     return kept
 
 
+@contextmanager
+def _without_cyclic_gc():
+    """Pause the cyclic garbage collector while the engine runs.
+
+    A scan builds millions of long-lived objects (every file's facts) and frees few; the
+    collector re-traverses them again and again, which measured at about half of a warm
+    scan of stdlib + site-packages. Reference counting still frees everything acyclic, and
+    the process is short-lived.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def _use_color(stream) -> bool:
     if os.environ.get("NO_COLOR"):
         return False
@@ -215,8 +235,9 @@ def run_scan(options: ScanOptions, rules: Mapping) -> int:
         if not options.quiet:
             typer.echo("Nothing to scan: none of the given files is Python or a deployment file.", err=True)
         return int(ExitCode.OK)
-    result = scan_paths(paths, exclude=list(options.exclude), jobs=options.jobs,
-                        use_cache=options.use_cache, cache_dir=options.cache_dir)
+    with _without_cyclic_gc():
+        result = scan_paths(paths, exclude=list(options.exclude), jobs=options.jobs,
+                            use_cache=options.use_cache, cache_dir=options.cache_dir)
     nothing = _nothing_scanned(result)
     if nothing is not None and not result.errors:
         raise UserError(f"{nothing} under {', '.join(str(path) for path in options.paths)}")
