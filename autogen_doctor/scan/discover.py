@@ -17,6 +17,7 @@ from typing import Iterator, Sequence
 import pathspec
 
 from autogen_doctor.exit_codes import UserError
+from autogen_doctor.scan.deploy import is_deploy_file
 from autogen_doctor.scan.paths import absolute, display_path
 
 # Directory names never descended into (ruff and bandit skip the same kinds of places).
@@ -40,23 +41,13 @@ class SourceFile:
     root: Path  # the PATH (directory) it was found under, or its own folder
 
 
-def _is_deploy_file(path: Path) -> bool:
-    try:
-        from autogen_doctor.scan.deploy import is_deploy_file
-    except ImportError:  # deployment support not installed yet: Python only
-        return False
-    try:
-        return bool(is_deploy_file(path))
-    except Exception:  # a bad guess about one file must not stop discovery
-        return False
-
-
 def classify(path: Path) -> str | None:
     """PYTHON, DEPLOY, or None when the file is not something scan reads."""
+    # Deployment names first: gunicorn.conf.py is Python, but what matters in it is `workers = N`.
+    if is_deploy_file(path):
+        return DEPLOY
     if path.suffix == ".py":
         return PYTHON
-    if _is_deploy_file(path):
-        return DEPLOY
     return None
 
 
