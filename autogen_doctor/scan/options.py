@@ -6,10 +6,9 @@ config's `ignore` list is not merged with `--ignore`), as with ruff's `--select`
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable
 
 from autogen_doctor.exit_codes import UserError
 from autogen_doctor.scan.config import FORMATS, ProjectConfig
@@ -146,14 +145,3 @@ def build_options(cli: CommandLine, config: ProjectConfig, known_codes: Iterable
         cwd=cwd,
     )
 
-
-def default_jobs() -> int:
-    """All cores this process may use."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):
-        return max(1, os.cpu_count() or 1)
-
-
-def as_paths(values: Sequence[str | Path] | None) -> list[Path]:
-    return [Path(value) for value in values or ()]
