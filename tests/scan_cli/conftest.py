@@ -12,10 +12,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from scan_cli_support import CLEAN_APP, STATEFUL_APP  # noqa: E402
 
 
-def pytest_configure(config):
-    config.addinivalue_line("markers", "slow: slow end-to-end test (deselect with -m 'not slow')")
-
-
 @pytest.fixture
 def stateful_project(tmp_path: Path) -> Path:
     """A tiny service: one file AD101 flags, one clean file."""
