@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from autogen_doctor.exit_codes import ExitCode
+from autogen_doctor.probe.transcript import Backend
 
 PASS = "pass"
 INCONCLUSIVE = "inconclusive"
@@ -71,13 +72,7 @@ class BackendStats:
 
     @property
     def label(self) -> str:
-        if self.pod and self.pid:
-            return f"{self.pod}/pid {self.pid}"
-        if self.pid:
-            return f"pid {self.pid}"
-        if self.pod:
-            return self.pod
-        return "unknown backend"
+        return Backend(pod=self.pod, pid=self.pid).label
 
     def to_json(self) -> dict[str, Any]:
         return {"pod": self.pod, "pid": self.pid, "replies": self.replies}

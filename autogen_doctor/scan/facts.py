@@ -389,26 +389,15 @@ class _Builder:
                 self.generic_statement(statement)
 
     def generic_statement(self, node: ast.stmt) -> None:
-        for name in node._fields:
-            value = getattr(node, name, None)
-            if isinstance(value, list):
-                if value and isinstance(value[0], ast.stmt):
-                    self.body(value)
-                else:
-                    for item in value:
-                        if isinstance(item, ast.expr):
-                            self.expr(item)
-                        elif isinstance(item, ast.AST):
-                            self.generic_child(item)
-            elif isinstance(value, ast.expr):
-                self.expr(value)
-            elif isinstance(value, ast.AST):
-                self.generic_child(value)
+        self._visit_fields(node)
 
     def generic_child(self, node: ast.AST) -> None:
         # excepthandler, match_case, withitem, ...: summarise expressions, walk statements
         if isinstance(node, ast.ExceptHandler) and node.name:
             self._bind(node.name)
+        self._visit_fields(node)
+
+    def _visit_fields(self, node: ast.AST) -> None:
         for name in node._fields:
             value = getattr(node, name, None)
             if isinstance(value, list):
