@@ -11,13 +11,29 @@ from autogen_doctor.exit_codes import UserError
 from autogen_doctor.probe.options import DEFAULT_BODY, DEFAULT_RETRIES, DEFAULT_TIMEOUT_S, ProbeOptions
 
 
+# RFC 9110 token characters: what a header name may be made of.
+_TOKEN_CHARS = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
 def parse_header(text: str) -> tuple[str, str]:
-    """'Name: value' -> (name, value); a one-line UserError otherwise."""
+    """'Name: value' -> (name, value); a one-line UserError otherwise.
+
+    Checked here rather than left to the HTTP client, which would fail every request (or
+    crash on non-ASCII) only after the probe started.
+    """
     name, sep, value = text.partition(":")
     name = name.strip()
     if not sep or not name or any(ch.isspace() for ch in name):
         raise UserError(f"--header must look like 'Name: value', got {text!r}")
-    return name, value.strip()
+    if not set(name) <= _TOKEN_CHARS:
+        raise UserError(f"--header name {name!r} may hold only ASCII letters, digits and !#$%&'*+-.^_`|~")
+    value = value.strip()
+    bad = next((ch for ch in value if not (ch == "\t" or " " <= ch <= "~")), None)
+    if bad is not None:
+        # The value itself is not echoed: it may be a token bound for a CI log.
+        raise UserError(f"--header {name}: the value holds {bad!r}, which an HTTP header cannot carry "
+                        "(printable ASCII only: no line breaks, no accented letters)")
+    return name, value
 
 
 def parse_workers(text: str) -> list[int]:

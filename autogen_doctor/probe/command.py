@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import sys
 import time
 from collections import Counter
@@ -33,8 +34,12 @@ def check_url(url: str | None) -> str:
     """The URL to probe, or a one-line UserError."""
     if not url:
         raise UserError("a URL is required (or --replay FILE.jsonl)")
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(url)
+        hostname = parts.hostname
+    except ValueError:  # e.g. an unclosed IPv6 bracket: http://[::1/chat
+        hostname = None
+    if hostname is None or parts.scheme not in ("http", "https") or not hostname:
         raise UserError(f"URL must look like http://host[:port]/path, got {url!r}")
     try:
         parts.port  # noqa: B018 - raises ValueError on a bad port
@@ -55,7 +60,7 @@ def check_options(options: ProbeOptions) -> None:
                              ("--concurrency", options.concurrency, 1), ("--retries", options.retries, 0)):
         if value < low:
             raise UserError(f"{name} must be at least {low}, got {value}")
-    if not options.timeout > 0:
+    if not (options.timeout > 0 and math.isfinite(options.timeout)):  # inf would wait forever
         raise UserError(f"--timeout must be a positive number of seconds, got {options.timeout}")
     if not options.method or not options.method.isalpha():
         raise UserError(f"--method must be an HTTP method such as POST, got {options.method!r}")

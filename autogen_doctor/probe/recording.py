@@ -55,7 +55,7 @@ def read_recording(path: Path) -> tuple[Transcript, dict[str, Any]]:
     except FileNotFoundError:
         raise UserError(f"--replay {path}: no such file") from None
     except (OSError, UnicodeDecodeError) as error:
-        raise UserError(f"--replay {path}: cannot read it ({error})") from None
+        raise UserError(f"--replay {path}: cannot read it ({getattr(error, 'strerror', None) or error})") from None
     lines = [(number, line) for number, line in enumerate(text.splitlines(), 1) if line.strip()]
     if not lines:
         raise UserError(f"--replay {path}: the file is empty")

@@ -123,7 +123,7 @@ def read_baseline(path: Path) -> Baseline:
     except FileNotFoundError:
         raise UserError(f"baseline {path} does not exist (create it with --write-baseline)") from None
     except (OSError, UnicodeDecodeError) as error:
-        raise UserError(f"cannot read baseline {path}: {error}") from None
+        raise UserError(f"cannot read baseline {path}: {getattr(error, 'strerror', None) or error}") from None
     except json.JSONDecodeError as error:
         raise UserError(f"baseline {path} is not valid JSON: {error}") from None
     not_ours = f"baseline {path} was not written by `autogen-doctor scan --write-baseline`"

@@ -132,6 +132,8 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise UserError(f"cannot read config file {path}: {error.strerror or error}") from None
     except tomllib.TOMLDecodeError as error:
         raise UserError(f"{path}: invalid TOML: {error}") from None
+    except UnicodeDecodeError as error:  # TOML is UTF-8 by definition; tomllib decodes and may raise this
+        raise UserError(f"{path}: invalid TOML: not UTF-8 text (byte {error.start})") from None
 
 
 def _our_table(path: Path, document: dict[str, Any]) -> dict[str, Any] | None:

@@ -191,6 +191,9 @@ def discover(paths: Sequence[Path], exclude: Sequence[str] = ()) -> list[SourceF
                 seen.add(path)
                 found.append(SourceFile(path, display_path(path), kind, path.parent))
             continue
+        if not path.is_dir():
+            # Reading a FIFO or a device would block or never end; a scan reads only files.
+            raise UserError(f"{given}: not a regular file or folder (a pipe, socket or device is never read)")
         real_root = os.path.realpath(path)
         for file_path in _walk(path, real_root, exclude_spec):
             kind = classify(file_path)

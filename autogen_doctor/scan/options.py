@@ -97,6 +97,9 @@ def build_options(cli: CommandLine, config: ProjectConfig, known_codes: Iterable
 
     if cli.select:
         select = validate_selectors(split_codes(cli.select), known_codes, "--select")
+        if not select:
+            # `--select "$CODES"` with CODES unset would otherwise switch every rule off and pass CI.
+            raise UserError("--select was given no rule codes; name some (e.g. AD1,AD401) or use ALL")
     else:
         select = validate_selectors(split_codes(config.values.get("select", [ALL])), known_codes, f"{where} select")
     if cli.ignore:

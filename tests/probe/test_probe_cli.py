@@ -160,9 +160,20 @@ def test_reply_path_missing_everywhere(misbehaving):
     (["http://127.0.0.1:9/chat", "--format", "yaml"], "--format"),
     (["http://127.0.0.1:9/chat", "--concurrent-turns", "--turns", "2"], "--turns 3"),
     (["http://127.0.0.1:9/chat", "--sessions", "0"], "--sessions"),
+    (["http://[::1/chat"], "http://host"),
+    (["http://127.0.0.1:9/chat", "--timeout", "inf"], "--timeout"),
+    (["http://127.0.0.1:9/chat", "--header", "X-Caf\u00e9: 1"], "--header name"),
+    (["http://127.0.0.1:9/chat", "--header", "X-Note: caf\u00e9"], "cannot carry"),
+    (["http://127.0.0.1:9/chat", "--header", "X-Note: one\ntwo"], "cannot carry"),
 ])
 def test_usage_errors_before_any_request(args, fragment):
     assert_one_line_error(cli(*args), fragment)
+
+
+def test_bad_header_value_error_does_not_echo_a_secret():
+    done = cli("http://127.0.0.1:9/chat", "--header", "Authorization: Bearer t\u00f6ken-XYZ")
+    assert_one_line_error(done, "--header Authorization")
+    assert "ken-XYZ" not in done.stderr
 
 
 @pytest.mark.parametrize("content, fragment", [
@@ -176,6 +187,12 @@ def test_malformed_recordings_are_one_line_errors(tmp_path, content, fragment):
     recording = tmp_path / "bad.jsonl"
     recording.write_text(content)
     assert_one_line_error(cli("--replay", recording), fragment)
+
+
+def test_recording_that_is_a_folder_is_a_plain_one_line_error(tmp_path):
+    done = cli("--replay", tmp_path)
+    assert_one_line_error(done, "cannot read it (Is a directory)")
+    assert "Errno" not in done.stderr
 
 
 def test_missing_recording(tmp_path):

@@ -117,8 +117,9 @@ def test_identity_in_the_json_body(four_workers):
 
 
 def test_no_identity_still_gets_a_verdict_on_loss(four_workers):
-    run = probe(four_workers + "/memory?identity=none", seed=111)
-    assert run.verdict.verdict == "state-loss"
+    # Without identity every check is "unknown"; more turns keep the loss clear of the noise bar.
+    run = probe(four_workers + "/memory?identity=none", seed=111, sessions=12, turns=5)
+    assert run.verdict.verdict == "state-loss", run.verdict.reason
     assert all(not record.backend.known for record in run.transcript.records)
     assert run.transcript.identity_source is None
     assert any("could not be tied to a backend" in note and "--pid-header" in note for note in run.verdict.notes)

@@ -168,6 +168,15 @@ def test_markdown_escapes_table_breaking_and_html_text_from_the_server():
     assert "evil\\|&lt;img src=x&gt;" in text
 
 
+
+def test_markdown_shows_terminal_escapes_from_the_server_instead_of_passing_them_on():
+    transcript = simulate(round_robin(2, 3, [A, B]), "process")
+    for record in transcript.records:
+        record.backend = Backend(pod="pod\x1b[2J\x00x", pid=record.backend.pid)
+    text = render(analyse(transcript), transcript, "markdown")
+    assert "\x1b" not in text and "\x00" not in text
+    assert "pod\\x1b\\[2J\\x00x" in text  # visible, with the bracket escaped as Markdown
+
 # --- html ------------------------------------------------------------------------------------
 
 MALICIOUS = '</pre><script>alert("x")</script><img src=x onerror=alert(1)><a href="http://evil.test/">'

@@ -96,3 +96,10 @@ def test_display_paths_are_relative_under_cwd_else_absolute(tmp_path, monkeypatc
     monkeypatch.chdir(tmp_path / "a")
     found = discover([tmp_path])
     assert sorted(f.display for f in found) == [str(tmp_path / "b" / "y.py"), "x.py"]
+
+
+def test_a_named_fifo_is_a_usage_error_that_never_blocks(tmp_path):
+    fifo = tmp_path / "app.py"
+    os.mkfifo(fifo)
+    with pytest.raises(UserError, match="not a regular file or folder"):
+        discover([fifo])

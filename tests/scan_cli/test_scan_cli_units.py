@@ -127,6 +127,22 @@ def test_invalid_toml_is_a_usage_error(tmp_path):
         discover_config(tmp_path)
 
 
+def test_pyproject_that_is_not_utf8_is_a_usage_error_not_a_crash(tmp_path):
+    (tmp_path / "pyproject.toml").write_bytes(b"\xff\xfe[tool.autogen-doctor]\n")
+    with pytest.raises(UserError, match="invalid TOML: not UTF-8") as caught:
+        discover_config(tmp_path)
+    assert "\n" not in str(caught.value)
+
+
+def test_select_with_only_empty_values_is_refused_rather_than_disabling_every_rule(tmp_path):
+    settings = discover_config(tmp_path, enabled=False)
+    for empty in ([""], [" , "], ["", ""]):
+        with pytest.raises(UserError, match="--select was given no rule codes"):
+            build_options(CommandLine(select=empty), settings, KNOWN, tmp_path)
+    kept = build_options(CommandLine(select=["", "AD1"]), settings, KNOWN, tmp_path)
+    assert kept.selection.enabled("AD101") and not kept.selection.enabled("AD201")
+
+
 def test_explicit_config_file_holds_keys_at_top_level(tmp_path):
     custom = tmp_path / "autogen-doctor.toml"
     custom.write_text('select = ["AD4"]\n[per-file-ignores]\n"tests/**" = ["AD101"]\n')
@@ -162,6 +178,12 @@ def test_baseline_file_is_sorted_and_byte_stable(tmp_path):
     paths = [entry["path"] for entry in json.loads(first.read_text())["findings"]]
     assert paths == sorted(paths)
     assert "line" not in first.read_text()
+
+
+def test_baseline_that_is_a_folder_is_a_plain_one_line_error(tmp_path):
+    with pytest.raises(UserError) as caught:
+        read_baseline(tmp_path)
+    assert str(caught.value) == f"cannot read baseline {tmp_path}: Is a directory"
 
 
 def test_baseline_paths_are_relative_to_the_baseline_file(tmp_path):

@@ -112,11 +112,30 @@ def uvicorn_service(
         wait_until_ready(lambda: httpx.get(url + ready_path, timeout=1.0).status_code < 600,
                          process, f"uvicorn {app}")
         if workers > 1:
-            time.sleep(1.0 + 0.3 * workers)
+            _wait_for_workers(url + ready_path, workers)
         yield service
     finally:
         stop_process_group(process)
         log_file.close()
+
+
+def _wait_for_workers(url: str, workers: int, timeout_s: float = 30.0) -> None:
+    """uvicorn's supervisor starts workers one after another. When the app names its process
+    (X-Backend-Pid), wait until `workers` distinct pids have answered; else allow a fixed moment."""
+    seen: set[str] = set()
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and len(seen) < workers:
+        try:
+            response = httpx.get(url, timeout=2.0)  # a new connection each time
+        except httpx.HTTPError:
+            time.sleep(0.05)
+            continue
+        pid = response.headers.get("x-backend-pid")
+        if pid is None:
+            time.sleep(1.0 + 0.3 * workers)
+            return
+        seen.add(pid)
+        time.sleep(0.01)
 
 
 def redis_server_binary() -> str | None:

@@ -138,7 +138,8 @@ async def chat(request: Request) -> Response:
 
 
 async def health(request: Request) -> Response:
-    return JSONResponse({"ok": True})
+    # Names its process so the tests can wait until every worker is up.
+    return JSONResponse({"ok": True}, headers={"X-Backend-Pid": identity()[0]})
 
 
 app = Starlette(routes=[Route("/", health), Route("/{store}", chat, methods=["POST"])])
