@@ -37,6 +37,8 @@ REDIS_MODULES = ("redis",)
 BROKEN, FIXED = "broken_inproc", "fixed_redis"
 # AutoGen imports under several workers on a small machine take a while.
 DEMO_READY_TIMEOUT_S = 90.0
+# A demo, not a load test: `--workers 99999` would fork until the machine stalls.
+MAX_DEMO_WORKERS = 16
 
 
 @dataclass
@@ -287,10 +289,19 @@ def run_demo(workers: int = 4, sessions: int = 8, turns: int = 4, seed: int | No
 
     if workers < 2:
         raise UserError(f"--workers must be at least 2 (the loss shows when a turn changes worker), got {workers}")
+    if workers > MAX_DEMO_WORKERS:
+        raise UserError(f"--workers must be at most {MAX_DEMO_WORKERS} for the demo, got {workers}")
     if sessions < 1:
         raise UserError(f"--sessions must be at least 1, got {sessions}")
     if turns < 2:
         raise UserError(f"--turns must be at least 2 (recall is judged from the second turn), got {turns}")
+    # The same bounds as `probe`, checked before any service starts.
+    from autogen_doctor.probe.options import MAX_SESSIONS, MAX_TURNS
+
+    if sessions > MAX_SESSIONS:
+        raise UserError(f"--sessions must be at most {MAX_SESSIONS}, got {sessions}")
+    if turns > MAX_TURNS:
+        raise UserError(f"--turns must be at most {MAX_TURNS}, got {turns}")
     root = examples_root()
     check_example_dependencies()
     printer = _Printer()
@@ -318,7 +329,7 @@ def run_demo(workers: int = 4, sessions: int = 8, turns: int = 4, seed: int | No
 
 
 def demo_command(
-    workers: int = typer.Option(4, "--workers", help="Worker processes for each example (at least 2)"),
+    workers: int = typer.Option(4, "--workers", help="Worker processes for each example (2 to 16)"),
     sessions: int = typer.Option(8, "--sessions", help="Sessions (conversations) the probe runs"),
     turns: int = typer.Option(4, "--turns", help="Turns per session"),
     seed: Optional[int] = typer.Option(None, "--seed", help="Seed for reproducible session ids and codewords"),

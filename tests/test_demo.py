@@ -75,7 +75,9 @@ def test_demo_without_a_source_checkout_is_a_one_line_usage_error(tmp_path):
 
 
 @pytest.mark.parametrize("args, words", [(["--workers", "1"], "--workers must be at least 2"),
-                                         (["--turns", "1"], "--turns must be at least 2")])
+                                         (["--turns", "1"], "--turns must be at least 2"),
+                                         (["--workers", "99999"], "--workers must be at most 16"),
+                                         (["--turns", "100000"], "--turns must be at most 10000")])
 def test_demo_refuses_settings_that_cannot_show_the_loss(args, words):
     result = _demo(args, timeout=60)
     assert result.returncode == 2

@@ -36,6 +36,9 @@ def parse_header(text: str) -> tuple[str, str]:
     return name, value
 
 
+MAX_SERVE_WORKERS = 64
+
+
 def parse_workers(text: str) -> list[int]:
     """'1,4' -> [1, 4]."""
     try:
@@ -44,6 +47,8 @@ def parse_workers(text: str) -> list[int]:
         counts = []
     if not counts or any(count < 1 for count in counts):
         raise UserError(f"--workers must be a comma-separated list of worker counts such as 1,4, got {text!r}")
+    if max(counts) > MAX_SERVE_WORKERS:  # a typo such as 4000 would fork until the machine stalls
+        raise UserError(f"--workers counts must be at most {MAX_SERVE_WORKERS}, got {max(counts)}")
     return counts
 
 
@@ -96,6 +101,8 @@ def probe_command(
     if serve is not None:
         if replay is not None:
             raise UserError("--serve and --replay cannot be used together")
+        if port is not None and not 0 <= port <= 65535:  # 0: let the kernel choose, as without --port
+            raise UserError(f"--port must be between 1 and 65535, got {port}")
         from autogen_doctor.probe.serve import run_serve
 
         if not options.url:

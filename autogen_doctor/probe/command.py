@@ -14,7 +14,7 @@ from typing import Any, Iterator
 from urllib.parse import urlsplit
 
 from autogen_doctor.exit_codes import ExitCode, UserError
-from autogen_doctor.probe.options import FORMATS, ProbeOptions
+from autogen_doctor.probe.options import FORMATS, MAX_SESSIONS, MAX_TURNS, ProbeOptions
 from autogen_doctor.probe.plan import check_body_template, make_plan
 from autogen_doctor.probe.recording import read_recording, write_recording
 from autogen_doctor.probe.redact import redact_url
@@ -45,6 +45,12 @@ def check_url(url: str | None) -> str:
         parts.port  # noqa: B018 - raises ValueError on a bad port
     except ValueError:
         raise UserError(f"URL has an invalid port: {url!r}") from None
+    import httpx
+
+    try:
+        httpx.URL(url).host  # noqa: B018 - the client's own parsing, IDNA included (http://xn--.x/)
+    except (httpx.InvalidURL, UnicodeError) as error:  # idna's IDNAError is a UnicodeError
+        raise UserError(f"URL {url!r} is not valid: {error}") from None
     return url
 
 
@@ -60,6 +66,9 @@ def check_options(options: ProbeOptions) -> None:
                              ("--concurrency", options.concurrency, 1), ("--retries", options.retries, 0)):
         if value < low:
             raise UserError(f"{name} must be at least {low}, got {value}")
+    for name, value, most in (("--sessions", options.sessions, MAX_SESSIONS), ("--turns", options.turns, MAX_TURNS)):
+        if value > most:
+            raise UserError(f"{name} must be at most {most}, got {value}")
     if not (options.timeout > 0 and math.isfinite(options.timeout)):  # inf would wait forever
         raise UserError(f"--timeout must be a positive number of seconds, got {options.timeout}")
     if not options.method or not options.method.isalpha():
@@ -160,6 +169,7 @@ def report(run: ProbeRun, options: ProbeOptions) -> int:
     text = render(run.verdict, run.transcript, options.fmt, color=options.fmt == "text" and to_terminal)
     if options.output is not None:
         try:
+            Path(options.output).parent.mkdir(parents=True, exist_ok=True)  # as `scan --output` does
             Path(options.output).write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
         except OSError as error:
             raise UserError(f"cannot write {options.output}: {error.strerror or error}") from None

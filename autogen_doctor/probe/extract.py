@@ -135,7 +135,12 @@ def extract_reply(body: bytes, content_type: str, reply_path: str | None = None)
         raise ExtractError(f"reply is a web page ({media}), not a chat reply: is the URL the chat endpoint?")
     try:
         document = json.loads(raw)
-    except ValueError:
+    except ValueError as error:
+        if media == "application/json" or media.endswith("+json"):
+            # Reading a broken JSON reply as plain text would find no codeword and call a
+            # broken endpoint forgetful (a false state-loss); it is an error reply instead.
+            raise ExtractError(f"reply says {media} but is not valid JSON ({error.msg} at "
+                               f"line {error.lineno} column {error.colno})") from None
         if reply_path:
             raise ExtractError(f"reply is not JSON ({media or 'no content type'}), "
                                f"so --reply-path {reply_path!r} cannot apply") from None

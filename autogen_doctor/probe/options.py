@@ -9,6 +9,10 @@ DEFAULT_BODY = '{"session_id": "{session}", "message": "{message}"}'
 DEFAULT_TIMEOUT_S = 10.0
 DEFAULT_RETRIES = 2
 FORMATS = ("text", "json", "junit", "markdown", "html")
+# Upper bounds for a run, live or replayed: reports draw one cell per turn and one row per
+# session, so an absurd count (a typo, a damaged recording) would hang them instead of failing.
+MAX_TURNS = 10_000
+MAX_SESSIONS = 1_000_000
 
 
 @dataclass

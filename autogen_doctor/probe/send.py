@@ -128,8 +128,10 @@ class Sender:
             reason, retryable = _connect_reason(error)
             return Outcome(error=reason, retryable=retryable, unreachable=True)
         except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError, httpx.NetworkError) as error:
-            return Outcome(error=f"connection dropped: {error or type(error).__name__}", retryable=True,
-                           unreachable=True)
+            # An exception is always truthy: test its text, which is often empty (a reset, or
+            # plain HTTP sent to a TLS port), and name the failure rather than print nothing.
+            reason = str(error) or f"{type(error).__name__}, the server closed the connection without a reply"
+            return Outcome(error=f"connection dropped: {reason}", retryable=True, unreachable=True)
         except httpx.HTTPError as error:
             return Outcome(error=f"{type(error).__name__}: {error}")
         except (ssl.SSLError, OSError) as error:

@@ -304,6 +304,7 @@ def rules_command(
     from autogen_doctor.scan.registry import load_rules
 
     rules = load_rules()
+    output_format = output_format.strip().lower()  # `--format JSON` works for scan and probe too
     if output_format == "json":
         listing = [{"code": rule.code, "name": rule.name, "family": rule.family,
                     "family_name": rule.family_name, "severity": rule.severity.value,

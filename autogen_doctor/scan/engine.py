@@ -134,6 +134,15 @@ def _default_jobs() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def worker_count(jobs: int | None, pending: int) -> int:
+    """Processes to parse `pending` files with: `--jobs` (default: the usable cores), never more
+    than there are files nor more than four per core (`--jobs 10000` must not fork 10000
+    processes and exhaust memory or file descriptors)."""
+    cores = _default_jobs()
+    wanted = jobs if jobs and jobs > 0 else cores
+    return max(1, min(wanted, pending, 4 * cores))
+
+
 def analyze_files(files: Sequence[SourceFile], *, jobs: int | None, cache: FactsCache | None) -> list[FileOutcome]:
     """Outcomes for `files`, in the same order, parsed in parallel when it pays."""
     started_ns = time.time_ns()
@@ -160,7 +169,7 @@ def analyze_files(files: Sequence[SourceFile], *, jobs: int | None, cache: Facts
         pending.append((position, job))
     if cache is not None:
         _CACHES[str(cache.pack_path)] = cache
-    workers = jobs if jobs and jobs > 0 else _default_jobs()
+    workers = worker_count(jobs, len(pending))
     if workers > 1 and len(pending) >= _POOL_THRESHOLD:
         # fork is the fastest start, but forking a process that runs other threads can deadlock
         # (a lock held by another thread stays locked in the child): then start clean workers.

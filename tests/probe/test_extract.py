@@ -45,6 +45,14 @@ def test_json_without_common_keys_falls_back_to_the_whole_body():
     assert "adr-aaaa-bbbb" in extract_reply(body, "application/json").text
 
 
+def test_reply_declared_json_that_does_not_parse_is_an_error_not_text():
+    for media in ("application/json", "application/json; charset=utf-8", "application/problem+json"):
+        with pytest.raises(ExtractError, match="is not valid JSON"):
+            extract_reply(b"codewords: adr-aaaa-bbbb {oops", media)
+    # Undeclared or plain text stays readable as text.
+    assert "adr-aaaa-bbbb" in extract_reply(b"codewords: adr-aaaa-bbbb {oops", "").text
+
+
 def test_plain_text_reply_is_used_as_is():
     assert extract_reply(b"codewords: adr-aaaa-bbbb", "text/plain").text == "codewords: adr-aaaa-bbbb"
 

@@ -160,7 +160,12 @@ def test_reply_path_missing_everywhere(misbehaving):
     (["http://127.0.0.1:9/chat", "--format", "yaml"], "--format"),
     (["http://127.0.0.1:9/chat", "--concurrent-turns", "--turns", "2"], "--turns 3"),
     (["http://127.0.0.1:9/chat", "--sessions", "0"], "--sessions"),
+    (["http://127.0.0.1:9/chat", "--turns", "10001"], "--turns must be at most 10000"),
     (["http://[::1/chat"], "http://host"),
+    (["http://xn--.invalid/chat"], "is not valid"),
+    (["--serve", "uvicorn app:api", "--port", "99999", "--workers", "1"], "--port must be between 1 and 65535"),
+    (["--serve", "uvicorn app:api", "--port", "-1", "--workers", "1"], "--port must be between 1 and 65535"),
+    (["--serve", "uvicorn app:api", "--workers", "1,99999"], "--workers counts must be at most 64"),
     (["http://127.0.0.1:9/chat", "--timeout", "inf"], "--timeout"),
     (["http://127.0.0.1:9/chat", "--header", "X-Caf\u00e9: 1"], "--header name"),
     (["http://127.0.0.1:9/chat", "--header", "X-Note: caf\u00e9"], "cannot carry"),
@@ -182,6 +187,19 @@ def test_bad_header_value_error_does_not_echo_a_secret():
     ('{"type": "turn", "session": "s"}\n', "no run header"),
     ('{"type": "run", "url": "u", "sessions": 1, "turns": 2}\n{"session": "s", "turn": "one"}\n',
      "line 2"),
+    ('{"type": "run", "url": "u", "sessions": 1, "turns": 1000000000000000000000000000000}\n', "'turns' must be"),
+    ('{"type": "run", "url": "u", "sessions": 1, "turns": 10001}\n', "'turns' must be between 1 and 10000"),
+    ('{"type": "run", "url": "u", "sessions": 1, "turns": 2, "duration_s": "slow"}\n', "'duration_s'"),
+    ('{"type": "run", "url": "u", "sessions": 1, "turns": 2, "codewords_by_session": {"s": 1}}\n',
+     "codewords_by_session"),
+    ('{"type": "run", "url": "u", "sessions": 1, "turns": 2}\n'
+     '{"session": "s", "turn": 1, "planted": "adr-aaaa-bbbb", "status": "200"}\n',
+     "line 2: turn record field 'status'"),
+    ('{"type": "run", "url": "u", "sessions": 1, "turns": 2}\n'
+     '{"session": "s", "turn": 1, "planted": "adr-aaaa-bbbb", "attempts": null}\n', "'attempts'"),
+    ('{"type": "run", "url": "u", "sessions": 1, "turns": 2}\n'
+     '{"session": "s", "turn": 1, "planted": "adr-aaaa-bbbb", "backend": {"pid": [1]}}\n', "'backend'"),
+    ('{"type": "run", "url": "u", "sessions": 0, "turns": 2}\n', "'sessions' must be"),
 ])
 def test_malformed_recordings_are_one_line_errors(tmp_path, content, fragment):
     recording = tmp_path / "bad.jsonl"
@@ -197,3 +215,13 @@ def test_recording_that_is_a_folder_is_a_plain_one_line_error(tmp_path):
 
 def test_missing_recording(tmp_path):
     assert_one_line_error(cli("--replay", tmp_path / "nope.jsonl"), "no such file")
+
+
+def test_output_and_recording_create_missing_folders_like_scan_output(misbehaving, tmp_path):
+    report = tmp_path / "reports" / "probe" / "verdict.json"
+    recording = tmp_path / "recordings" / "run.jsonl"
+    done = cli(misbehaving + "/cookie", "--sessions", "1", "--turns", "2", "--format", "json",
+               "--output", report, "--record", recording)
+    assert done.returncode != 2, done.stderr
+    assert json.loads(report.read_text())["sessions"] == 1
+    assert cli("--replay", recording, "--format", "json").returncode == done.returncode

@@ -1,6 +1,9 @@
 """Sending against a real uvicorn serving a misbehaving app: connections, cookies, streams,
 and every kind of bad target ending as one clear error within the timeout."""
 
+import socket
+import struct
+import threading
 import time
 
 import pytest
@@ -81,6 +84,33 @@ def test_unreachable_port_fails_fast_with_one_line():
 def test_tls_to_a_plain_http_port_is_a_tls_error(target):
     message, took = failure(target.replace("http://", "https://") + "/chat")
     assert "TLS" in message and took < 5
+
+
+def test_a_connection_reset_without_a_word_is_still_named():
+    # A real socket server that reads the request and resets the connection (what a TLS port
+    # does to plain HTTP): httpx raises ReadError with an empty message.
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    server.settimeout(10)
+
+    def reset_every_connection():
+        try:
+            while True:
+                connection, _ = server.accept()
+                connection.recv(65536)
+                connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                connection.close()
+        except OSError:  # the listening socket was closed: the test is over
+            pass
+
+    threading.Thread(target=reset_every_connection, daemon=True).start()
+    try:
+        message, took = failure(f"http://127.0.0.1:{server.getsockname()[1]}/chat", retries=0)
+    finally:
+        server.close()
+    assert message.startswith("cannot reach") and "connection dropped: ReadError" in message
+    assert not message.endswith(": ") and took < 5
 
 
 def test_dns_failure_is_named(target):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from autogen_doctor.scan.engine import scan_paths
+from autogen_doctor.scan.engine import _default_jobs, scan_paths, worker_count
 from autogen_doctor.scan.parse import MAX_FILE_BYTES
 
 from conftest import write_tree
@@ -106,6 +106,15 @@ def test_jobs_1_and_jobs_2_give_identical_results(tmp_path, monkeypatch):
     assert [f.to_json() for f in one.findings] == [f.to_json() for f in two.findings]
     assert one.errors == two.errors and one.files_scanned == two.files_scanned
     assert len(one.findings) >= 41
+
+
+def test_worker_count_is_capped_by_files_and_cores():
+    cores = _default_jobs()
+    assert worker_count(10_000, 100_000) == 4 * cores  # --jobs 10000 does not fork 10000 processes
+    assert worker_count(10_000, 3) == min(3, 4 * cores)  # never more workers than files
+    assert worker_count(1, 500) == 1
+    assert worker_count(None, 500) == min(cores, 500)
+    assert worker_count(None, 0) == 1
 
 
 def test_suppressions_are_returned_per_display_path(tmp_path, monkeypatch):

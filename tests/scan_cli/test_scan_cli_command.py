@@ -373,6 +373,16 @@ def test_rules_json_lists_every_registered_rule():
     assert all(item["severity"] in ("info", "warning", "error") and item["summary"] for item in listed)
 
 
+def test_rules_format_is_case_insensitive_like_scan_and_probe():
+    import subprocess
+    import sys
+
+    completed = subprocess.run([sys.executable, "-m", "autogen_doctor", "rules", "--format", "JSON"],
+                               capture_output=True, text=True, timeout=60)
+    assert completed.returncode == 0, completed.stderr
+    assert [item["code"] for item in json.loads(completed.stdout)] == list(load_rules())
+
+
 def test_quiet_prints_findings_without_summary(stateful_project):
     completed = run_scan(stateful_project, "--quiet")
     assert completed.returncode in (0, 1)

@@ -264,6 +264,13 @@ def test_github_maps_severity_to_command_and_lists_errors():
     assert lines[2] == "::error file=x.py,title=autogen-doctor::could not scan: bad"
 
 
+def test_sarif_uris_percent_encode_spaces_hashes_and_non_ascii_names():
+    report = _report([_finding(path="my app/caf\u00e9 #1.py")])
+    location = json.loads(render(report, "sarif"))["runs"][0]["results"][0]["locations"][0]
+    assert location["physicalLocation"]["artifactLocation"] == {"uri": "my%20app/caf%C3%A9%20%231.py",
+                                                                "uriBaseId": "%SRCROOT%"}
+
+
 def test_sarif_is_valid_and_fingerprints_ignore_line_numbers():
     schema = json.loads(SARIF_SCHEMA.read_text())
     unused = [UnusedSuppression("app/main.py", 3, 7, "# noqa: AD102", ("AD102",))]

@@ -13,6 +13,7 @@ import json
 from collections import Counter
 from importlib.metadata import PackageNotFoundError, metadata
 from pathlib import Path, PurePosixPath
+from urllib.parse import quote
 
 from autogen_doctor.scan.baseline import fingerprint
 from autogen_doctor.scan.findings import Finding, Severity
@@ -54,7 +55,9 @@ def _artifact_location(path: str, cwd: Path) -> dict:
     posix = PurePosixPath(Path(path).as_posix())
     if Path(path).is_absolute():
         return {"uri": Path(path).as_uri()}
-    return {"uri": str(posix), "uriBaseId": "%SRCROOT%"}
+    # A SARIF uri is a URI reference: a space or `#` in a file name must be percent-encoded
+    # (`#` would start a fragment), as as_uri() does for absolute paths.
+    return {"uri": quote(str(posix), safe="/"), "uriBaseId": "%SRCROOT%"}
 
 
 def _region(finding: Finding) -> dict:
