@@ -15,6 +15,11 @@ The index lets a warm scan skip reading unchanged files; it trusts a file's size
 when the mtime is comfortably older than the scan that recorded it (as git does for "racily
 clean" files), so a file rewritten within the same clock tick is re-read and re-hashed.
 Cross-module rules stay correct because resolution and rules always re-run over the facts.
+
+Beside the pack, `result-<roots hash>.pickle` remembers the last scan's whole result under a
+signature of the tree (every file's path, kind, size and mtime, the scanned PATHs and the working
+directory). Findings are a pure function of those files and the scan code, so when nothing at all
+changed the result is reused without loading any facts; any change falls back to the pack.
 """
 
 from __future__ import annotations
@@ -51,6 +56,31 @@ def code_hash() -> str:
         except OSError:
             pass
     return digest.hexdigest()
+
+
+def tree_signature(files: Iterable[tuple[str, str, str]], context: Iterable[str]) -> str | None:
+    """A hash of every (path, display, kind) file's size and mtime plus `context` strings, or
+    None when a file changed too recently for its mtime to be trusted (or vanished)."""
+    digest = hashlib.blake2b(digest_size=20)
+    for item in context:
+        digest.update(item.encode("utf-8", "surrogateescape") + b"\0")
+    trusted_before = _now_ns() - _RACY_NS
+    for path, display, kind in files:
+        try:
+            stat = os.stat(path)
+        except OSError:
+            return None
+        if stat.st_mtime_ns >= trusted_before:
+            return None
+        digest.update(f"{path}\0{display}\0{kind}\0{stat.st_size}\0{stat.st_mtime_ns}\n"
+                      .encode("utf-8", "surrogateescape"))
+    return digest.hexdigest()
+
+
+def _now_ns() -> int:
+    import time
+
+    return time.time_ns()
 
 
 def entry_key(data: bytes, kind: str, module_name: str, is_package: bool) -> str:
@@ -112,6 +142,31 @@ class FactsCache:
         if recorded_size == size and recorded_mtime == mtime_ns and recorded_identity == identity:
             return key
         return None
+
+    @property
+    def result_path(self) -> Path:
+        return self.pack_path.with_name("result-" + self.pack_path.name[len("pack-"):])
+
+    def load_result(self, signature: str) -> Any | None:
+        """The result remembered for exactly this tree, or None."""
+        try:
+            with open(self.result_path, "rb") as handle:
+                remembered = pickle.load(handle)
+            if remembered.get("signature") == signature:
+                return remembered["result"]
+        except Exception:  # missing, truncated or from an incompatible build
+            pass
+        return None
+
+    def save_result(self, signature: str, result: Any) -> None:
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            handle, temporary = tempfile.mkstemp(dir=self.root, prefix=".tmp-result-")
+            with os.fdopen(handle, "wb") as out:
+                pickle.dump({"signature": signature, "result": result}, out, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(temporary, self.result_path)
+        except OSError:
+            pass
 
     def save(self, entries_in_use: dict[str, tuple], scan_started_ns: int) -> None:
         """Write the pack: the entries this scan used, and the index of files not racily new.

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from autogen_doctor.scan.cache import FactsCache, entry_key
+from autogen_doctor.scan.cache import FactsCache, entry_key, tree_signature
 from autogen_doctor.scan.discover import DEPLOY, PYTHON, SourceFile, discover
 from autogen_doctor.scan.facts import ModuleFacts, build_module_facts, module_name_for
 from autogen_doctor.scan.findings import Finding, ScanError, ScanResult, Severity
@@ -305,6 +305,14 @@ def scan_paths(paths: Sequence[Path], *, exclude: Sequence[str] = (), jobs: int 
     paths = list(paths) or [Path(".")]
     files = discover(paths, exclude)
     cache = FactsCache(cache_dir, roots=[str(Path(path).resolve()) for path in paths]) if use_cache else None
+    signature = None
+    if cache is not None:
+        # Nothing changed since the last scan of these PATHs: its result is still the answer.
+        signature = tree_signature(((str(source.path), source.display, source.kind) for source in files),
+                                   [os.getcwd(), *(str(path) for path in paths)])
+        remembered = cache.load_result(signature) if signature is not None else None
+        if isinstance(remembered, ScanResult):
+            return remembered
     # Facts are many small acyclic objects: the cyclic garbage collector would rescan them
     # again and again while they load (most of a warm scan's time), and finds nothing to free.
     collecting = gc.isenabled()
@@ -327,4 +335,6 @@ def scan_paths(paths: Sequence[Path], *, exclude: Sequence[str] = (), jobs: int 
                         files_scanned=sum(1 for outcome in outcomes if outcome.error is None))
     result.suppressions = {source.display: outcome.suppressions
                            for source, outcome in zip(files, outcomes) if outcome.suppressions}
+    if cache is not None and signature is not None:
+        cache.save_result(signature, result)
     return result

@@ -1,18 +1,9 @@
-import textwrap
 from pathlib import Path
 
 import pytest
 
 from autogen_doctor.scan.engine import scan_paths
-
-
-def write_tree(root: Path, files: dict[str, str]) -> Path:
-    """Write `files` (relative path -> source) under `root`, dedented."""
-    for relative, text in files.items():
-        path = root / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
-    return root
+from support.files import write_tree
 
 
 @pytest.fixture

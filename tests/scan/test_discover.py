@@ -7,7 +7,7 @@ from autogen_doctor.exit_codes import UserError
 from autogen_doctor.scan.discover import discover
 from autogen_doctor.scan.engine import scan_paths
 
-from conftest import write_tree
+from support.files import write_tree
 
 
 def names(found, root):

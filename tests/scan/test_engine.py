@@ -11,7 +11,7 @@ import pytest
 from autogen_doctor.scan.engine import _default_jobs, scan_paths, worker_count
 from autogen_doctor.scan.parse import MAX_FILE_BYTES
 
-from conftest import write_tree
+from support.files import write_tree
 
 SERVICE = {
     "svc/__init__.py": "",
@@ -199,3 +199,38 @@ def test_scan_stdlib_and_autogen_packages_without_traceback(tmp_path):
     assert "py2_test_grammar.py" in messages
     assert not [error for error in result.errors if "internal error" in error.message or error.path.startswith("<")]
     assert all(error.path.endswith(".py") or "/" in error.path for error in result.errors)
+
+
+def test_unchanged_tree_reuses_the_last_result_and_any_change_scans_again(tmp_path, monkeypatch):
+    import autogen_doctor.scan.engine as engine
+
+    project = write_tree(tmp_path / "p", {
+        "svc/__init__.py": "",
+        "svc/state.py": "sessions = {}\n",
+        "svc/store.py": "from .state import sessions\n\ndef remember(sid, m):\n    sessions[sid] = m\n",
+        "svc/main.py": ("from fastapi import FastAPI\nfrom .store import remember\napp = FastAPI()\n\n"
+                        "@app.post('/chat')\ndef chat(sid: str, m: str):\n    remember(sid, m)\n"),
+    })
+    old = time.time() - 100  # older than the racy-mtime window, so stat data is trusted
+    for path in project.rglob("*.py"):
+        os.utime(path, (old, old))
+    monkeypatch.chdir(project)
+    cache = tmp_path / "cache"
+    first = scan_paths([Path(".")], jobs=1, cache_dir=cache)
+    assert [f.code for f in first.findings] == ["AD101"]
+
+    def no_analysis(*args, **kwargs):
+        raise AssertionError("an unchanged tree must not be analysed again")
+
+    monkeypatch.setattr(engine, "analyze_files", no_analysis)
+    again = scan_paths([Path(".")], jobs=1, cache_dir=cache)
+    assert again.findings == first.findings and again.files_scanned == first.files_scanned
+    monkeypatch.undo()
+    monkeypatch.chdir(project)
+
+    # The helper stops writing the module-level dict: the cross-module finding must go away.
+    store = project / "svc/store.py"
+    store.write_text("from .state import sessions\n\ndef remember(sid, m):\n    return sessions.get(sid)\n")
+    os.utime(store, (old + 1, old + 1))
+    after = scan_paths([Path(".")], jobs=1, cache_dir=cache)
+    assert after.findings == []
