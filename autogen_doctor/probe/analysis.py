@@ -557,7 +557,7 @@ def analyse(transcript: Transcript) -> Verdict:
             reason += "; check the URL, --body and --reply-path"
         elif len(ok_records) < MIN_OK_SHARE * sent or len(checks) < MIN_CHECKS:
             reason = (f"too few replies to judge: {len(ok_records)} of {sent} turns got a usable reply "
-                      f"and {len(checks)} recall checks could be made; fix the errors or raise --retries, "
+                      f"and {_plural(len(checks), 'recall check')} could be made; fix the errors or raise --retries, "
                       f"--timeout, --sessions")
         elif unproven_holes:
             reason = ("some codewords planted by concurrent turns never came back, too few to tell a lost "

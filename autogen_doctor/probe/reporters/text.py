@@ -80,7 +80,8 @@ def render_text(verdict: Verdict, transcript: Transcript, *, color: bool = False
                       soft_wrap=True)
 
     title = Text("autogen-doctor probe ", style="bold" if color else "")
-    title.append(f"{_safe(verdict.url)}  ({verdict.sessions} sessions x {verdict.turns} turns, "
+    title.append(f"{_safe(verdict.url)}  ({verdict.sessions} session{'s' if verdict.sessions != 1 else ''} x "
+                 f"{verdict.turns} turn{'s' if verdict.turns != 1 else ''}, "
                  f"{verdict.duration_s:.1f} s)")
     line(title)
     head = Text("verdict: ")
