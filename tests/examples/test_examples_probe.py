@@ -14,7 +14,7 @@ from support.services import nginx_round_robin, uvicorn_service
 pytestmark = pytest.mark.services
 
 WORKERS = 3
-PROBE = ("--sessions", "6", "--turns", "4", "--seed", "11", "--quiet")
+PROBE = ("--sessions", "6", "--turns", "4", "--quiet")
 CONCURRENT = ("--concurrent-turns", "--turns", "5")
 EXIT_FOR_VERDICT = {"pass": 0, "state-loss": 1}
 
@@ -24,8 +24,9 @@ def skip_without_classic_api(example: Example) -> None:
         pytest.skip("the classic autogen API (pyautogen 0.9) is not installed: pip install -e '.[examples]'")
 
 
-def probe(url: str, *extra: str) -> tuple[int, dict]:
-    code, report, _ = run_cli("probe", url + "/chat", *PROBE, *extra)
+def probe(url: str, *extra: str, seed: int) -> tuple[int, dict]:
+    # One seed per test: the examples share one Redis, and a seed replays the same session ids.
+    code, report, _ = run_cli("probe", url + "/chat", *PROBE, "--seed", str(seed), *extra)
     return code, report
 
 
@@ -40,7 +41,8 @@ def test_probe_gives_each_example_its_expected_verdict_under_several_workers(exa
         # A fixed service must pass even when a session's turns overlap (the burst, then recall
         # turns spread over the workers); a broken one is probed the way its loss shows.
         overlap = example.concurrent_turns or example.verdict == "pass"
-        code, report = probe(service.url, *(CONCURRENT if overlap else ()))
+        code, report = probe(service.url, *(CONCURRENT if overlap else ()),
+                             seed=100 + [e.name for e in EXAMPLES].index(example.name))
 
     assert (report["verdict"], report["cause"]) == (example.verdict, example.cause), report["causes"]
     assert code == EXIT_FOR_VERDICT[example.verdict]
@@ -57,7 +59,7 @@ def test_fixed_example_passes_as_two_single_worker_pods_behind_nginx_round_robin
             for pod in ("pod-a", "pod-b")
         ]
         balancer = stack.enter_context(nginx_round_robin([pod.port for pod in pods]))
-        code, report = probe(balancer)
+        code, report = probe(balancer, seed=99)
 
     assert (report["verdict"], report["cause"]) == ("pass", None), report["causes"]
     assert code == 0 and report["errors"] == 0
