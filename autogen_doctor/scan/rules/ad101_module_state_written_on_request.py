@@ -57,14 +57,10 @@ def check(project) -> Iterator[Finding]:
             head = mutation.base.split(".", 1)[0]
             if head in ("self", "cls") or function.is_local(head):
                 continue
-            definition = resolver.definition(resolver.canonical(module, function, mutation.base), module)
-            if definition is None or definition.rest or definition.assign is None:
+            found = _module_container(resolver, module, function, mutation.base, reach)
+            if found is None:
                 continue
-            kind = container_kind(resolver, definition.module, definition.assign.value)
-            if kind is None or is_per_process_name(definition.name):
-                continue
-            if reach.entry.framework == STREAMLIT and definition.module is module:
-                continue  # a Streamlit script's own globals are rebuilt on every rerun
+            definition, kind = found
             if (definition.name, mutation.line) in reported:
                 continue
             reported.add((definition.name, mutation.line))
@@ -89,19 +85,28 @@ def check(project) -> Iterator[Finding]:
                     continue
                 if function.is_local(argument.dotted.split(".", 1)[0]):
                     continue
-                definition = resolver.definition(resolver.canonical(module, function, argument.dotted), module)
-                if definition is None or definition.rest or definition.assign is None:
+                found = _module_container(resolver, module, function, argument.dotted, reach)
+                if found is None:
                     continue
-                kind = container_kind(resolver, definition.module, definition.assign.value)
-                if kind is None or is_per_process_name(definition.name):
-                    continue
-                if reach.entry.framework == STREAMLIT and definition.module is module:
-                    continue
+                definition, kind = found
                 if (definition.name, call.line) in reported:
                     continue
                 reported.add((definition.name, call.line))
                 yield _finding(module, call.line, call.col, call.end_line, call.end_col, definition, kind, reach,
                                f"by `{helper.qualname}`, which writes into its parameter `{parameter}`")
+
+
+def _module_container(resolver, module, function, dotted: str, reach):
+    """(definition, kind) when `dotted` names a module-level container that is state, else None."""
+    definition = resolver.definition(resolver.canonical(module, function, dotted), module)
+    if definition is None or definition.rest or definition.assign is None:
+        return None
+    kind = container_kind(resolver, definition.module, definition.assign.value)
+    if kind is None or is_per_process_name(definition.name):
+        return None
+    if reach.entry.framework == STREAMLIT and definition.module is module:
+        return None  # a Streamlit script's own globals are rebuilt on every rerun
+    return definition, kind
 
 
 def _finding(module, line, col, end_line, end_col, definition, kind, reach, how) -> Finding:
