@@ -30,6 +30,7 @@ import typer
 
 import autogen_doctor
 from autogen_doctor.exit_codes import ExitCode, UserError
+from autogen_doctor.scan.paths import display_path
 
 # What the examples import; all come with `pip install -e '.[examples]'`.
 EXAMPLE_MODULES = ("fastapi", "uvicorn", "pydantic", "autogen_agentchat", "autogen_core")
@@ -145,12 +146,6 @@ def _redis_answers(port: int) -> bool:
         return False
 
 
-def _display_path(path: Path) -> str:
-    with contextlib.suppress(ValueError):
-        return str(path.relative_to(Path.cwd()))
-    return str(path)
-
-
 def _scan(example_dir: Path) -> list[Any]:
     from autogen_doctor.scan.engine import scan_paths
 
@@ -164,7 +159,7 @@ def _probe_example(example_dir: Path, workers: int, sessions: int, turns: int, s
     from autogen_doctor.probe.serve import served
 
     command = [sys.executable, "-m", "uvicorn", "app:api", "--app-dir", str(example_dir), "--log-level", "warning"]
-    shown = f"uvicorn app:api --app-dir {_display_path(example_dir)} --workers {workers}"
+    shown = f"uvicorn app:api --app-dir {display_path(example_dir)} --workers {workers}"
     printer.line(f"starting: {shown} (127.0.0.1, a free port)")
     started = time.monotonic()
     with served(command, workers, cwd=example_dir.parents[1], env=env, ready_timeout_s=DEMO_READY_TIMEOUT_S,
@@ -181,11 +176,11 @@ def _show_findings(part: DemoPart, example_dir: Path, printer: _Printer) -> None
     from autogen_doctor.scan.registry import FAMILIES
 
     printer.line()
-    printer.line(f"scan {_display_path(example_dir)}: "
+    printer.line(f"scan {display_path(example_dir)}: "
                  + (f"{len(part.findings)} finding(s)" if part.findings else "no findings"))
     for finding in part.findings:
-        severity = getattr(getattr(finding, "severity", None), "value", getattr(finding, "severity", ""))
-        printer.line(f"  {finding.path}:{finding.line}:{finding.column}: {finding.code} [{severity}] {finding.message}")
+        printer.line(f"  {finding.path}:{finding.line}:{finding.column}: {finding.code} "
+                     f"[{finding.severity.value}] {finding.message}")
     causes = cause_names(part.verdict) if part.verdict is not None else []
     for cause in causes:
         families = CAUSE_FAMILIES.get(cause, ())

@@ -623,12 +623,6 @@ def serve_exit_code(runs: Sequence[ServedRun]) -> int:
     return max((run.exit_code for run in deciding), default=int(ExitCode.OK))
 
 
-def _verdict_exit_code(verdict: Any) -> int:
-    if callable(getattr(verdict, "exit_code", None)):
-        return int(verdict.exit_code())
-    return {"pass": 0, "state-loss": 1, "inconclusive": 3}.get(getattr(verdict, "verdict", ""), 3)
-
-
 def _suffixed(path: str | os.PathLike[str] | None, workers: int) -> str | None:
     """`run.jsonl` -> `run.4w.jsonl`: one file per worker count."""
     if path in (None, "", "-"):
@@ -696,7 +690,7 @@ def run_serve(options: "ProbeOptions") -> int:
                     run.error, run.exit_code = str(error), int(error.exit_code)
                 else:
                     run.verdict, run.transcript = probed.verdict, probed.transcript
-                    run.exit_code = _verdict_exit_code(run.verdict)
+                    run.exit_code = int(run.verdict.exit_code())
                     if getattr(probed, "note", None):
                         note(f"note ({workers_label(workers)}): {probed.note}")
         except (KeyboardInterrupt, SystemExit) as stopped:
