@@ -168,19 +168,11 @@ def unused_suppressions(suppressions: Mapping[str, list[Suppression]], filtered:
 def scannable_paths(paths: tuple[Path, ...], cwd: Path) -> list[Path]:
     """`paths` without explicitly named files that scan does not read (a workflow YAML, a README).
 
-    pre-commit and editors pass single files; a file with a `.py` suffix, no suffix (a
-    script) or one recognised as a deployment file is kept, folders always are.
+    pre-commit and editors pass single files; folders are always kept.
     """
-    try:
-        from autogen_doctor.scan.discover import classify
-    except ImportError:  # discovery not built yet: keep everything
-        return list(paths)
-    kept = []
-    for path in paths:
-        full = cwd / path
-        if full.is_dir() or full.suffix in ("", ".py") or classify(full) is not None:
-            kept.append(path)
-    return kept
+    from autogen_doctor.scan.discover import classify_named
+
+    return [path for path in paths if (cwd / path).is_dir() or classify_named(cwd / path) is not None]
 
 
 @contextmanager

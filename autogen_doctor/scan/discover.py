@@ -51,6 +51,15 @@ def classify(path: Path) -> str | None:
     return None
 
 
+def classify_named(path: Path) -> str | None:
+    """What a file named on the command line is read as: like `classify`, and a script without
+    a suffix (`bin/serve`) as Python; None for a file scan does not read (a README)."""
+    kind = classify(path)
+    if kind is None and path.suffix == "":
+        return PYTHON
+    return kind
+
+
 def _is_skipped_dir(entry: os.DirEntry) -> bool:
     name = entry.name
     if name in SKIPPED_DIR_NAMES or name.endswith(".egg-info"):
@@ -186,8 +195,8 @@ def discover(paths: Sequence[Path], exclude: Sequence[str] = ()) -> list[SourceF
         if not path.exists():
             raise UserError(f"{given}: no such file or directory")
         if path.is_file():
-            kind = classify(path) or PYTHON  # named explicitly: always scanned
-            if path not in seen:
+            kind = classify_named(path)
+            if kind is not None and path not in seen:
                 seen.add(path)
                 found.append(SourceFile(path, display_path(path), kind, path.parent))
             continue

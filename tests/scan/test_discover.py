@@ -103,3 +103,9 @@ def test_a_named_fifo_is_a_usage_error_that_never_blocks(tmp_path):
     os.mkfifo(fifo)
     with pytest.raises(UserError, match="not a regular file or folder"):
         discover([fifo])
+
+
+def test_a_named_file_scan_does_not_read_is_left_out(tmp_path):
+    write_tree(tmp_path, {"README.md": "# notes\n", "app.py": "x = 1\n"})
+    found = discover([tmp_path / "README.md", tmp_path / "app.py"])
+    assert [(Path(f.path).name, f.kind) for f in found] == [("app.py", "python")]
