@@ -5,9 +5,12 @@ files not yet added to git would be missing. So the test snapshots the working t
 files a `pip install` needs and the hook manifest) into a fresh git repository and points
 try-repo at that: it checks exactly the code on disk, whatever the state of the checkout.
 
-pre-commit then builds its own virtualenv and pip-installs the snapshot into it. The test
-runs offline: the virtualenv sees this interpreter's site-packages (dependencies already
-installed) and pip is told not to use an index. Slow (tens of seconds): `-m "not slow"` skips it.
+pre-commit then builds its own virtualenv and pip-installs the snapshot into it, once per
+try-repo call (each call clones the hook repository afresh). The test first tries offline: the
+virtualenv sees the base interpreter's site-packages and pip is told not to use an index. That
+works on an interpreter with the dependencies installed globally; in a fresh virtualenv the base
+interpreter lacks them, so pip falls back to the configured index. Whichever way the first call
+installed, the second installs the same way. Slow (tens of seconds): `-m "not slow"` skips it.
 """
 
 from __future__ import annotations
@@ -48,7 +51,8 @@ def _snapshot_hook_repo(destination: Path) -> Path:
     return destination
 
 
-def _try_repo(target: Path, hook_repo: Path, home: Path, *files: str, offline: bool = True):
+def _try_repo(target: Path, hook_repo: Path, home: Path, *files: str, offline: bool):
+    """`pre-commit try-repo` on `files`; `offline`: install the hook from installed packages only."""
     env = {**os.environ, **_GIT_IDENTITY, "PRE_COMMIT_HOME": str(home), "NO_COLOR": "1",
            "PRE_COMMIT_COLOR": "never"}
     if offline:
@@ -72,16 +76,20 @@ def test_pre_commit_hook_blocks_state_loss_and_passes_clean_files(tmp_path):
     _git(target, "add", "-A")
     home = tmp_path / "pre-commit-home"
 
-    failing = _try_repo(target, hook_repo, home, "app/main.py", "app/clean.py")
+    offline = True
+    failing = _try_repo(target, hook_repo, home, "app/main.py", "app/clean.py", offline=offline)
     if failing.returncode != 1 and "CalledProcessError" in failing.stdout + failing.stderr:
-        # The offline install could not work here (no usable build tools): let pip use PyPI.
+        # The offline install could not work here (dependencies or build tools missing from the
+        # base interpreter, as in a fresh virtualenv): let pip use its configured index, for
+        # this call and the next.
+        offline = False
         shutil.rmtree(home, ignore_errors=True)
-        failing = _try_repo(target, hook_repo, home, "app/main.py", "app/clean.py", offline=False)
+        failing = _try_repo(target, hook_repo, home, "app/main.py", "app/clean.py", offline=offline)
     output = failing.stdout + failing.stderr
     assert failing.returncode == 1, output
     assert "autogen-doctor" in output and "Failed" in output
     assert "app/main.py:" in output and "AD101" in output
 
-    passing = _try_repo(target, hook_repo, home, "app/clean.py", ".github/ci.yml")
+    passing = _try_repo(target, hook_repo, home, "app/clean.py", ".github/ci.yml", offline=offline)
     assert passing.returncode == 0, passing.stdout + passing.stderr
     assert "Passed" in passing.stdout
