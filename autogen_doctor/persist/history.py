@@ -2,16 +2,20 @@
 
 For services that keep the messages themselves (the classic `autogen` API, or a transcript next
 to AgentChat state). Each message is one JSON list element; `append` is one `RPUSH` plus a TTL
-refresh in a MULTI/EXEC transaction, so two turns appending at once both land, in arrival order,
-without the read-modify-write race of "GET the list, add to it in Python, SET it back".
+refresh in one small Lua script, so two turns appending at once both land, in arrival order,
+without the read-modify-write race of "GET the list, add to it in Python, SET it back". Every
+command touches the session's one key, so the stores work unchanged on a Redis Cluster client.
+(A script rather than MULTI/EXEC: the same on every redis-py version, Cluster included.)
 
     history = RedisHistoryStore.from_url(os.environ["REDIS_URL"], ttl_seconds=86400)
     earlier = history.read(session_id)                      # a list of dicts
     history.append(session_id, {"role": "user", "content": message}, reply)
 
-`RedisHistoryStore` takes a sync `redis.Redis`; `AsyncRedisHistoryStore` the same API on a
-`redis.asyncio.Redis`. Messages are dicts (or pydantic models, such as AgentChat messages, which
-are stored as `model_dump(mode="json")`); `read` returns dicts.
+`RedisHistoryStore` takes a sync `redis.Redis` (or `redis.RedisCluster`, or Sentinel's
+`master_for`); `AsyncRedisHistoryStore` the same API on the `redis.asyncio` clients.
+`wait_for_replicas=N` makes `append` return only once N replicas hold the messages. Messages
+are dicts (or pydantic models, such as AgentChat messages, which are stored as
+`model_dump(mode="json")`); `read` returns dicts.
 """
 
 from __future__ import annotations
@@ -19,7 +23,13 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any, Mapping, Union
 
-from autogen_doctor.persist._redis import as_text, check_client, require_redis, require_redis_asyncio
+from autogen_doctor.persist._redis import (
+    ReplicaAcknowledgement,
+    as_text,
+    check_client,
+    require_redis,
+    require_redis_asyncio,
+)
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -28,6 +38,20 @@ if TYPE_CHECKING:
 
 DEFAULT_HISTORY_PREFIX = "autogen-doctor:history:"
 DEFAULT_TTL_SECONDS = 86_400
+DEFAULT_REPLICA_TIMEOUT_SECONDS = 1.0
+
+# RPUSH the messages (ARGV[2..]) and refresh the TTL (ARGV[1] ms, 0 = none) in one atomic step.
+# One RPUSH per message: Lua's unpack() has a stack limit a long append could exceed.
+_APPEND = """
+local length = 0
+for index = 2, #ARGV do
+  length = redis.call('RPUSH', KEYS[1], ARGV[index])
+end
+if tonumber(ARGV[1]) > 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+end
+return length
+"""
 
 Message = Union[Mapping[str, Any], "BaseModel"]
 
@@ -51,44 +75,72 @@ def _lrange_bounds(last: int | None) -> tuple[int, int]:
 
 
 class _HistoryKeys:
-    def __init__(self, ttl_seconds: int | None, prefix: str) -> None:
+    def __init__(self, client: Any, ttl_seconds: int | None, prefix: str, wait_for_replicas: int,
+                 replica_timeout_seconds: float, owner: str) -> None:
         if ttl_seconds is not None and ttl_seconds <= 0:
             raise ValueError("ttl_seconds must be positive, or None for no expiry")
+        check_client(client, want_async=owner.startswith("Async"), owner=owner)
+        self.client = client
         self.ttl_seconds = ttl_seconds
         self.prefix = prefix
+        self.acknowledgement = ReplicaAcknowledgement(client, wait_for_replicas, replica_timeout_seconds, owner)
+        self._append_script = client.register_script(_APPEND)
 
     def key(self, session_id: str) -> str:
         """The Redis key holding `session_id`'s messages."""
         return self.prefix + session_id
+
+    def _append_args(self, messages: tuple[Message, ...]) -> list[Any]:
+        ttl_ms = self.ttl_seconds * 1000 if self.ttl_seconds is not None else 0
+        return [ttl_ms, *[_encode(message) for message in messages]]
 
 
 class RedisHistoryStore(_HistoryKeys):
     """Per-session message lists in Redis through a sync `redis.Redis` client."""
 
     def __init__(
-        self, client: "Redis", *, ttl_seconds: int | None = DEFAULT_TTL_SECONDS, prefix: str = DEFAULT_HISTORY_PREFIX
+        self,
+        client: "Redis",
+        *,
+        ttl_seconds: int | None = DEFAULT_TTL_SECONDS,
+        prefix: str = DEFAULT_HISTORY_PREFIX,
+        wait_for_replicas: int = 0,
+        replica_timeout_seconds: float = DEFAULT_REPLICA_TIMEOUT_SECONDS,
     ) -> None:
-        super().__init__(ttl_seconds, prefix)
-        check_client(client, want_async=False, owner="RedisHistoryStore")
-        self.client = client
+        super().__init__(client, ttl_seconds, prefix, wait_for_replicas, replica_timeout_seconds,
+                         owner="RedisHistoryStore")
 
     @classmethod
     def from_url(
-        cls, url: str, *, ttl_seconds: int | None = DEFAULT_TTL_SECONDS, prefix: str = DEFAULT_HISTORY_PREFIX
+        cls,
+        url: str,
+        *,
+        ttl_seconds: int | None = DEFAULT_TTL_SECONDS,
+        prefix: str = DEFAULT_HISTORY_PREFIX,
+        wait_for_replicas: int = 0,
+        replica_timeout_seconds: float = DEFAULT_REPLICA_TIMEOUT_SECONDS,
     ) -> "RedisHistoryStore":
-        """A store on a new sync client for `url`."""
-        return cls(require_redis().Redis.from_url(url), ttl_seconds=ttl_seconds, prefix=prefix)
+        """A store on a new sync client for `url` (for a Cluster or Sentinel, pass a client)."""
+        return cls(require_redis().Redis.from_url(url), ttl_seconds=ttl_seconds, prefix=prefix,
+                   wait_for_replicas=wait_for_replicas, replica_timeout_seconds=replica_timeout_seconds)
 
     def append(self, session_id: str, *messages: Message) -> int:
-        """Append `messages` atomically and refresh the TTL; return the new length."""
-        if not messages:
-            return int(self.client.llen(self.key(session_id)))
+        """Append `messages` atomically and refresh the TTL; return the new length.
+
+        With `wait_for_replicas`, raises `NotReplicatedError` (messages kept on the primary
+        only) when too few replicas confirmed them in time.
+        """
         key = self.key(session_id)
-        with self.client.pipeline(transaction=True) as pipe:
-            pipe.rpush(key, *[_encode(message) for message in messages])
-            if self.ttl_seconds is not None:
-                pipe.expire(key, self.ttl_seconds)
-            length = pipe.execute()[0]
+        if not messages:
+            return int(self.client.llen(key))
+        if not self.acknowledgement.replicas:
+            return int(self._append_script(keys=[key], args=self._append_args(messages)))
+        # WAIT counts this connection's writes: send it in one pipeline with the append.
+        with self.client.pipeline(transaction=False) as pipe:
+            self._append_script(keys=[key], args=self._append_args(messages), client=pipe)
+            pipe.wait(self.acknowledgement.replicas, self.acknowledgement.timeout_ms)
+            length, confirmed = pipe.execute()
+        self.acknowledgement.check(key, confirmed)
         return int(length)
 
     def read(self, session_id: str, *, last: int | None = None) -> list[dict[str, Any]]:
@@ -110,28 +162,42 @@ class AsyncRedisHistoryStore(_HistoryKeys):
         *,
         ttl_seconds: int | None = DEFAULT_TTL_SECONDS,
         prefix: str = DEFAULT_HISTORY_PREFIX,
+        wait_for_replicas: int = 0,
+        replica_timeout_seconds: float = DEFAULT_REPLICA_TIMEOUT_SECONDS,
     ) -> None:
-        super().__init__(ttl_seconds, prefix)
-        check_client(client, want_async=True, owner="AsyncRedisHistoryStore")
-        self.client = client
+        super().__init__(client, ttl_seconds, prefix, wait_for_replicas, replica_timeout_seconds,
+                         owner="AsyncRedisHistoryStore")
 
     @classmethod
     def from_url(
-        cls, url: str, *, ttl_seconds: int | None = DEFAULT_TTL_SECONDS, prefix: str = DEFAULT_HISTORY_PREFIX
+        cls,
+        url: str,
+        *,
+        ttl_seconds: int | None = DEFAULT_TTL_SECONDS,
+        prefix: str = DEFAULT_HISTORY_PREFIX,
+        wait_for_replicas: int = 0,
+        replica_timeout_seconds: float = DEFAULT_REPLICA_TIMEOUT_SECONDS,
     ) -> "AsyncRedisHistoryStore":
-        """A store on a new async client for `url`."""
-        return cls(require_redis_asyncio().Redis.from_url(url), ttl_seconds=ttl_seconds, prefix=prefix)
+        """A store on a new async client for `url` (for a Cluster or Sentinel, pass a client)."""
+        return cls(require_redis_asyncio().Redis.from_url(url), ttl_seconds=ttl_seconds, prefix=prefix,
+                   wait_for_replicas=wait_for_replicas, replica_timeout_seconds=replica_timeout_seconds)
 
     async def append(self, session_id: str, *messages: Message) -> int:
-        """Append `messages` atomically and refresh the TTL; return the new length."""
-        if not messages:
-            return int(await self.client.llen(self.key(session_id)))
+        """Append `messages` atomically and refresh the TTL; return the new length.
+
+        With `wait_for_replicas`, raises `NotReplicatedError` (messages kept on the primary
+        only) when too few replicas confirmed them in time.
+        """
         key = self.key(session_id)
-        async with self.client.pipeline(transaction=True) as pipe:
-            pipe.rpush(key, *[_encode(message) for message in messages])
-            if self.ttl_seconds is not None:
-                pipe.expire(key, self.ttl_seconds)
-            length = (await pipe.execute())[0]
+        if not messages:
+            return int(await self.client.llen(key))
+        if not self.acknowledgement.replicas:
+            return int(await self._append_script(keys=[key], args=self._append_args(messages)))
+        async with self.client.pipeline(transaction=False) as pipe:
+            await self._append_script(keys=[key], args=self._append_args(messages), client=pipe)
+            pipe.wait(self.acknowledgement.replicas, self.acknowledgement.timeout_ms)
+            length, confirmed = await pipe.execute()
+        self.acknowledgement.check(key, confirmed)
         return int(length)
 
     async def read(self, session_id: str, *, last: int | None = None) -> list[dict[str, Any]]:

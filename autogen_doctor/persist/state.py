@@ -23,7 +23,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable, Mapping, Protocol, TypeVar
 
-from autogen_doctor.persist._redis import as_text, check_client, require_redis_asyncio
+from autogen_doctor.persist._redis import ReplicaAcknowledgement, as_text, check_client, require_redis_asyncio
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis as AsyncRedis
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 DEFAULT_STATE_PREFIX = "autogen-doctor:state:"
 DEFAULT_TTL_SECONDS = 86_400
 DEFAULT_MAX_RETRIES = 5
+DEFAULT_REPLICA_TIMEOUT_SECONDS = 1.0
 
 # Compare-and-set on the version field, then write and refresh the TTL, all in one step on the
 # server. Returns the new version, or -1 when another turn saved first. A missing record counts
@@ -89,7 +90,12 @@ class RedisStateStore:
     """Versioned per-session agent/team state in Redis (an async `redis.asyncio.Redis` client).
 
     Records are Redis hashes `{version, state}` under `prefix + session_id`, with the TTL
-    refreshed on every save (`ttl_seconds=None` keeps them forever).
+    refreshed on every save (`ttl_seconds=None` keeps them forever). Every command touches
+    that one key, so the store works unchanged on `redis.asyncio.RedisCluster`.
+
+    `wait_for_replicas=N` makes each save wait (Redis `WAIT`, at most `replica_timeout_seconds`)
+    until N replicas hold it, and raise `NotReplicatedError` otherwise: a save that returned
+    then survives a Sentinel failover.
     """
 
     def __init__(
@@ -99,6 +105,8 @@ class RedisStateStore:
         ttl_seconds: int | None = DEFAULT_TTL_SECONDS,
         prefix: str = DEFAULT_STATE_PREFIX,
         max_retries: int = DEFAULT_MAX_RETRIES,
+        wait_for_replicas: int = 0,
+        replica_timeout_seconds: float = DEFAULT_REPLICA_TIMEOUT_SECONDS,
     ) -> None:
         if ttl_seconds is not None and ttl_seconds <= 0:
             raise ValueError("ttl_seconds must be positive, or None for no expiry")
@@ -109,6 +117,8 @@ class RedisStateStore:
         self.ttl_seconds = ttl_seconds
         self.prefix = prefix
         self.max_retries = max_retries
+        self.acknowledgement = ReplicaAcknowledgement(
+            client, wait_for_replicas, replica_timeout_seconds, owner="RedisStateStore")
         self._save_script = client.register_script(_SAVE_IF_VERSION)
 
     @classmethod
@@ -119,10 +129,16 @@ class RedisStateStore:
         ttl_seconds: int | None = DEFAULT_TTL_SECONDS,
         prefix: str = DEFAULT_STATE_PREFIX,
         max_retries: int = DEFAULT_MAX_RETRIES,
+        wait_for_replicas: int = 0,
+        replica_timeout_seconds: float = DEFAULT_REPLICA_TIMEOUT_SECONDS,
     ) -> "RedisStateStore":
-        """A store on a new async client for `url` (`redis://host:6379/0`, `rediss://...`)."""
+        """A store on a new async client for `url` (`redis://host:6379/0`, `rediss://...`).
+
+        For a Cluster or Sentinel, build the client yourself and pass it to the constructor.
+        """
         client = require_redis_asyncio().Redis.from_url(url)
-        return cls(client, ttl_seconds=ttl_seconds, prefix=prefix, max_retries=max_retries)
+        return cls(client, ttl_seconds=ttl_seconds, prefix=prefix, max_retries=max_retries,
+                   wait_for_replicas=wait_for_replicas, replica_timeout_seconds=replica_timeout_seconds)
 
     def key(self, session_id: str) -> str:
         """The Redis key holding `session_id`'s state."""
@@ -137,14 +153,25 @@ class RedisStateStore:
     async def save(self, session_id: str, state: Mapping[str, Any], *, loaded_version: int) -> int:
         """Store `state` if the record is still at `loaded_version`; return the new version.
 
-        Raises `ConcurrentTurnError` (and stores nothing) when another turn saved in between.
+        Raises `ConcurrentTurnError` (and stores nothing) when another turn saved in between,
+        and `NotReplicatedError` (stored on the primary only) when `wait_for_replicas` replicas
+        did not confirm the save in time.
         """
+        key = self.key(session_id)
         ttl_ms = self.ttl_seconds * 1000 if self.ttl_seconds is not None else 0
-        new_version = await self._save_script(
-            keys=[self.key(session_id)], args=[loaded_version, json.dumps(state), ttl_ms]
-        )
+        args = [loaded_version, json.dumps(state), ttl_ms]
+        if not self.acknowledgement.replicas:
+            new_version = await self._save_script(keys=[key], args=args)
+        else:
+            # WAIT counts this connection's writes: send it in one pipeline with the save.
+            async with self.client.pipeline(transaction=False) as pipe:
+                await self._save_script(keys=[key], args=args, client=pipe)
+                pipe.wait(self.acknowledgement.replicas, self.acknowledgement.timeout_ms)
+                new_version, confirmed = await pipe.execute()
         if int(new_version) < 0:
             raise ConcurrentTurnError(session_id, loaded_version)
+        if self.acknowledgement.replicas:
+            self.acknowledgement.check(key, confirmed)
         return int(new_version)
 
     async def delete(self, session_id: str) -> None:

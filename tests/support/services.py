@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -196,3 +197,206 @@ http {{
     finally:
         stop_process_group(process)
         shutil.rmtree(prefix, ignore_errors=True)
+
+
+# --- Redis Cluster and Sentinel ------------------------------------------------------------
+# Services that outgrow one Redis run a Cluster (keys sharded over primaries) or Sentinel (one
+# primary, replicas, automatic failover). The fix kit's tests run both for real, on loopback.
+
+def _redis_tool(name: str, package: str) -> str:
+    binary = shutil.which(name)
+    if binary is None:
+        raise RuntimeError(f"{name} is not installed (apt-get install {package})")
+    return binary
+
+
+def _start_redis_node(workdir: Path, port: int, *extra: str) -> subprocess.Popen:
+    """One redis-server in `workdir`, loopback only, no persistence, in its own process group."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    binary = _redis_tool("redis-server", "redis-server")
+    process = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+         "--dir", str(workdir), "--daemonize", "no", "--logfile", str(workdir / "redis.log"), *extra],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )
+    try:
+        wait_until_ready(lambda: _port_open(port), process, f"redis-server on port {port}", timeout_s=20.0)
+    except RuntimeError:
+        stop_process_group(process)
+        raise
+    return process
+
+
+def _redis_reply(port: int, *command: str) -> str:
+    """One command through redis-cli, its reply as text ('' when the node does not answer)."""
+    cli = _redis_tool("redis-cli", "redis-tools")
+    try:
+        done = subprocess.run([cli, "-h", "127.0.0.1", "-p", str(port), *command],
+                              capture_output=True, text=True, timeout=5)
+    except subprocess.TimeoutExpired:
+        return ""
+    return done.stdout if done.returncode == 0 else ""
+
+
+def _wait_for(condition, what: str, timeout_s: float) -> None:
+    """Poll `condition` until it holds; RuntimeError after `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"{what} within {timeout_s}s")
+
+
+@dataclass
+class RedisClusterNodes:
+    """A running Redis Cluster: its primaries' ports, and a `redis://` URL of one of them."""
+
+    ports: list[int]
+    workdir: Path
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.ports[0]}"
+
+
+@contextlib.contextmanager
+def redis_cluster(primaries: int = 3) -> Iterator[RedisClusterNodes]:
+    """A throw-away Redis Cluster of `primaries` nodes (no replicas), all 16384 slots covered.
+
+    Each node gets its own client port and cluster-bus port (`cluster-port`, Redis 7+), both
+    chosen free, so nothing depends on the default "port + 10000" being free or in range.
+    """
+    workdir = Path(tempfile.mkdtemp(prefix="redis-cluster-"))
+    processes: list[subprocess.Popen] = []
+    ports: list[int] = []
+    try:
+        for index in range(primaries):
+            port, bus_port = free_port(), free_port()
+            while bus_port == port:
+                bus_port = free_port()
+            processes.append(_start_redis_node(
+                workdir / f"node-{index}", port, "--cluster-enabled", "yes",
+                "--cluster-config-file", "nodes.conf", "--cluster-port", str(bus_port),
+                "--cluster-node-timeout", "2000"))
+            ports.append(port)
+        cli = _redis_tool("redis-cli", "redis-tools")
+        created = subprocess.run(
+            [cli, "--cluster", "create", *[f"127.0.0.1:{port}" for port in ports],
+             "--cluster-replicas", "0", "--cluster-yes"],
+            capture_output=True, text=True, timeout=60)
+        if created.returncode != 0:
+            raise RuntimeError(f"redis-cli --cluster create failed: {created.stdout}{created.stderr}")
+        _wait_for(lambda: all("cluster_state:ok" in _redis_reply(port, "CLUSTER", "INFO") for port in ports),
+                  "the cluster did not reach cluster_state:ok", timeout_s=30)
+        yield RedisClusterNodes(ports=ports, workdir=workdir)
+    finally:
+        for process in processes:
+            stop_process_group(process)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+@dataclass
+class SentinelGroup:
+    """A primary, one replica and three sentinels watching them (master name `service_name`)."""
+
+    service_name: str
+    sentinel_ports: list[int]
+    primary_port: int
+    replica_port: int
+    primary: subprocess.Popen
+    replica: subprocess.Popen
+
+    @property
+    def sentinels(self) -> list[tuple[str, int]]:
+        """(host, port) pairs, as `redis.sentinel.Sentinel(...)` takes them."""
+        return [("127.0.0.1", port) for port in self.sentinel_ports]
+
+    def current_primary_port(self) -> int | None:
+        """The primary's port as the first sentinel that answers sees it now."""
+        for port in self.sentinel_ports:
+            reply = _redis_reply(port, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", self.service_name).split()
+            if len(reply) == 2:
+                return int(reply[1])
+        return None
+
+    def crash_primary(self) -> None:
+        """SIGKILL the primary, as a crashed node or a lost machine would vanish."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.primary.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.primary.wait(timeout=10)
+
+    def wait_for_failover(self, timeout_s: float = 60.0) -> None:
+        """Until every sentinel names the replica as primary and it accepts writes."""
+        def promoted() -> bool:
+            names = [_redis_reply(port, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", self.service_name).split()
+                     for port in self.sentinel_ports]
+            return (all(name == ["127.0.0.1", str(self.replica_port)] for name in names)
+                    and "role:master" in _redis_reply(self.replica_port, "INFO", "replication"))
+
+        _wait_for(promoted, "the sentinels did not promote the replica", timeout_s)
+
+
+def _sentinel_command() -> list[str]:
+    # Debian's redis-sentinel package installs the name; the server binary runs the same mode.
+    binary = shutil.which("redis-sentinel")
+    if binary is not None:
+        return [binary]
+    return [_redis_tool("redis-server", "redis-server redis-sentinel"), "--sentinel"]
+
+
+@contextlib.contextmanager
+def redis_sentinel_group(service_name: str = "fixkit") -> Iterator[SentinelGroup]:
+    """A primary, a replica and three sentinels (quorum 2, primary down after 1 s), on loopback.
+
+    Ready means the replica streams from the primary and every sentinel has found the replica
+    and the other two sentinels, so a failover can start as soon as the primary goes away.
+    """
+    workdir = Path(tempfile.mkdtemp(prefix="redis-sentinel-"))
+    processes: list[subprocess.Popen] = []
+    try:
+        primary_port, replica_port = free_port(), free_port()
+        primary = _start_redis_node(workdir / "primary", primary_port)
+        processes.append(primary)
+        replica = _start_redis_node(workdir / "replica", replica_port,
+                                    "--replicaof", "127.0.0.1", str(primary_port))
+        processes.append(replica)
+        _wait_for(lambda: "master_link_status:up" in _redis_reply(replica_port, "INFO", "replication"),
+                  "the replica did not sync with the primary", timeout_s=30)
+        sentinel_ports = []
+        for index in range(3):
+            port = free_port()
+            sentinel_dir = workdir / f"sentinel-{index}"
+            sentinel_dir.mkdir()
+            conf = sentinel_dir / "sentinel.conf"  # sentinels rewrite their config: it must be writable
+            conf.write_text(
+                f"port {port}\nbind 127.0.0.1\ndaemonize no\ndir {sentinel_dir}\n"
+                f"logfile {sentinel_dir / 'sentinel.log'}\n"
+                f"sentinel monitor {service_name} 127.0.0.1 {primary_port} 2\n"
+                f"sentinel down-after-milliseconds {service_name} 1000\n"
+                f"sentinel failover-timeout {service_name} 10000\n"
+                f"sentinel parallel-syncs {service_name} 1\n")
+            process = subprocess.Popen([*_sentinel_command(), str(conf)], stdout=subprocess.DEVNULL,
+                                       stderr=subprocess.DEVNULL, start_new_session=True)
+            processes.append(process)
+            wait_until_ready(lambda port=port: _port_open(port), process, f"redis-sentinel on port {port}",
+                             timeout_s=20.0)
+            sentinel_ports.append(port)
+
+        def everyone_known() -> bool:
+            for port in sentinel_ports:
+                fields = _redis_reply(port, "SENTINEL", "MASTER", service_name).split()
+                info = dict(zip(fields[0::2], fields[1::2]))
+                if info.get("num-slaves") != "1" or info.get("num-other-sentinels") != "2":
+                    return False
+            return True
+
+        _wait_for(everyone_known, "the sentinels did not discover the replica and each other", timeout_s=30)
+        yield SentinelGroup(service_name=service_name, sentinel_ports=sentinel_ports,
+                            primary_port=primary_port, replica_port=replica_port,
+                            primary=primary, replica=replica)
+    finally:
+        for process in processes:
+            stop_process_group(process)
+        shutil.rmtree(workdir, ignore_errors=True)
