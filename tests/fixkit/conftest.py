@@ -27,10 +27,18 @@ def redis_cluster_nodes():
 
 @pytest.fixture
 def sentinel_group():
-    """A primary, a replica and three sentinels of this test's own: a failover uses them up."""
+    """A primary, a replica and three sentinels of this test's own."""
     from support.services import redis_sentinel_group
 
-    yield from _service_or_skip(redis_sentinel_group)
+    yield from _service_or_skip(lambda: redis_sentinel_group(replicas=1))
+
+
+@pytest.fixture
+def sentinel_group_two_replicas():
+    """A primary, two replicas and three sentinels of this test's own: a failover uses them up."""
+    from support.services import redis_sentinel_group
+
+    yield from _service_or_skip(lambda: redis_sentinel_group(replicas=2))
 
 
 def _service_or_skip(start):

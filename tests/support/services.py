@@ -298,14 +298,14 @@ def redis_cluster(primaries: int = 3) -> Iterator[RedisClusterNodes]:
 
 @dataclass
 class SentinelGroup:
-    """A primary, one replica and three sentinels watching them (master name `service_name`)."""
+    """A primary, its replicas and three sentinels watching them (master name `service_name`)."""
 
     service_name: str
     sentinel_ports: list[int]
     primary_port: int
-    replica_port: int
+    replica_ports: list[int]
     primary: subprocess.Popen
-    replica: subprocess.Popen
+    replicas: list[subprocess.Popen]
 
     @property
     def sentinels(self) -> list[tuple[str, int]]:
@@ -327,15 +327,29 @@ class SentinelGroup:
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.primary.wait(timeout=10)
 
-    def wait_for_failover(self, timeout_s: float = 60.0) -> None:
-        """Until every sentinel names the replica as primary and it accepts writes."""
-        def promoted() -> bool:
-            names = [_redis_reply(port, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", self.service_name).split()
-                     for port in self.sentinel_ports]
-            return (all(name == ["127.0.0.1", str(self.replica_port)] for name in names)
-                    and "role:master" in _redis_reply(self.replica_port, "INFO", "replication"))
+    @contextlib.contextmanager
+    def replicas_stopped(self) -> Iterator[None]:
+        """SIGSTOP the replicas for the block, as stalled or overloaded replicas stop acknowledging."""
+        for replica in self.replicas:
+            os.kill(replica.pid, signal.SIGSTOP)
+        try:
+            yield
+        finally:
+            for replica in self.replicas:
+                os.kill(replica.pid, signal.SIGCONT)
 
-        _wait_for(promoted, "the sentinels did not promote the replica", timeout_s)
+    def wait_for_failover(self, timeout_s: float = 60.0) -> None:
+        """Until every sentinel names the same replica as primary and it accepts writes."""
+        def promoted() -> bool:
+            names = {tuple(_redis_reply(port, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", self.service_name).split())
+                     for port in self.sentinel_ports}
+            if len(names) != 1:
+                return False
+            [name] = names
+            return (len(name) == 2 and int(name[1]) in self.replica_ports
+                    and "role:master" in _redis_reply(int(name[1]), "INFO", "replication"))
+
+        _wait_for(promoted, "the sentinels did not promote a replica", timeout_s)
 
 
 def _sentinel_command() -> list[str]:
@@ -347,23 +361,28 @@ def _sentinel_command() -> list[str]:
 
 
 @contextlib.contextmanager
-def redis_sentinel_group(service_name: str = "fixkit") -> Iterator[SentinelGroup]:
-    """A primary, a replica and three sentinels (quorum 2, primary down after 1 s), on loopback.
+def redis_sentinel_group(service_name: str = "fixkit", replicas: int = 1) -> Iterator[SentinelGroup]:
+    """A primary, `replicas` replicas and three sentinels (quorum 2, primary down after 1 s), on loopback.
 
-    Ready means the replica streams from the primary and every sentinel has found the replica
-    and the other two sentinels, so a failover can start as soon as the primary goes away.
+    Ready means the replicas stream from the primary and every sentinel has found them and the
+    other two sentinels, so a failover can start as soon as the primary goes away.
     """
     workdir = Path(tempfile.mkdtemp(prefix="redis-sentinel-"))
     processes: list[subprocess.Popen] = []
     try:
-        primary_port, replica_port = free_port(), free_port()
+        primary_port = free_port()
         primary = _start_redis_node(workdir / "primary", primary_port)
         processes.append(primary)
-        replica = _start_redis_node(workdir / "replica", replica_port,
-                                    "--replicaof", "127.0.0.1", str(primary_port))
-        processes.append(replica)
-        _wait_for(lambda: "master_link_status:up" in _redis_reply(replica_port, "INFO", "replication"),
-                  "the replica did not sync with the primary", timeout_s=30)
+        replica_ports, replica_processes = [], []
+        for index in range(replicas):
+            port = free_port()
+            replica_processes.append(_start_redis_node(workdir / f"replica-{index}", port,
+                                                       "--replicaof", "127.0.0.1", str(primary_port)))
+            processes.append(replica_processes[-1])
+            replica_ports.append(port)
+        _wait_for(lambda: all("master_link_status:up" in _redis_reply(port, "INFO", "replication")
+                              for port in replica_ports),
+                  "the replicas did not sync with the primary", timeout_s=30)
         sentinel_ports = []
         for index in range(3):
             port = free_port()
@@ -388,14 +407,14 @@ def redis_sentinel_group(service_name: str = "fixkit") -> Iterator[SentinelGroup
             for port in sentinel_ports:
                 fields = _redis_reply(port, "SENTINEL", "MASTER", service_name).split()
                 info = dict(zip(fields[0::2], fields[1::2]))
-                if info.get("num-slaves") != "1" or info.get("num-other-sentinels") != "2":
+                if info.get("num-slaves") != str(replicas) or info.get("num-other-sentinels") != "2":
                     return False
             return True
 
-        _wait_for(everyone_known, "the sentinels did not discover the replica and each other", timeout_s=30)
+        _wait_for(everyone_known, "the sentinels did not discover the replicas and each other", timeout_s=30)
         yield SentinelGroup(service_name=service_name, sentinel_ports=sentinel_ports,
-                            primary_port=primary_port, replica_port=replica_port,
-                            primary=primary, replica=replica)
+                            primary_port=primary_port, replica_ports=replica_ports,
+                            primary=primary, replicas=replica_processes)
     finally:
         for process in processes:
             stop_process_group(process)
