@@ -75,11 +75,11 @@ def _lrange_bounds(last: int | None) -> tuple[int, int]:
 
 
 class _HistoryKeys:
-    def __init__(self, client: Any, ttl_seconds: int | None, prefix: str, wait_for_replicas: int,
-                 replica_timeout_seconds: float, owner: str) -> None:
+    def __init__(self, client: Any, *, want_async: bool, owner: str, ttl_seconds: int | None, prefix: str,
+                 wait_for_replicas: int, replica_timeout_seconds: float) -> None:
         if ttl_seconds is not None and ttl_seconds <= 0:
             raise ValueError("ttl_seconds must be positive, or None for no expiry")
-        check_client(client, want_async=owner.startswith("Async"), owner=owner)
+        check_client(client, want_async=want_async, owner=owner)
         self.client = client
         self.ttl_seconds = ttl_seconds
         self.prefix = prefix
@@ -107,8 +107,9 @@ class RedisHistoryStore(_HistoryKeys):
         wait_for_replicas: int = 0,
         replica_timeout_seconds: float = DEFAULT_REPLICA_TIMEOUT_SECONDS,
     ) -> None:
-        super().__init__(client, ttl_seconds, prefix, wait_for_replicas, replica_timeout_seconds,
-                         owner="RedisHistoryStore")
+        super().__init__(client, want_async=False, owner="RedisHistoryStore", ttl_seconds=ttl_seconds,
+                         prefix=prefix, wait_for_replicas=wait_for_replicas,
+                         replica_timeout_seconds=replica_timeout_seconds)
 
     @classmethod
     def from_url(
@@ -165,8 +166,9 @@ class AsyncRedisHistoryStore(_HistoryKeys):
         wait_for_replicas: int = 0,
         replica_timeout_seconds: float = DEFAULT_REPLICA_TIMEOUT_SECONDS,
     ) -> None:
-        super().__init__(client, ttl_seconds, prefix, wait_for_replicas, replica_timeout_seconds,
-                         owner="AsyncRedisHistoryStore")
+        super().__init__(client, want_async=True, owner="AsyncRedisHistoryStore", ttl_seconds=ttl_seconds,
+                         prefix=prefix, wait_for_replicas=wait_for_replicas,
+                         replica_timeout_seconds=replica_timeout_seconds)
 
     @classmethod
     def from_url(

@@ -7,7 +7,7 @@ import pytest
 import redis
 from autogen_agentchat.messages import TextMessage
 
-from autogen_doctor.persist import AsyncRedisHistoryStore, RedisHistoryStore
+from autogen_doctor.persist import AsyncRedisHistoryStore, NotReplicatedError, RedisHistoryStore
 
 pytestmark = pytest.mark.services
 
@@ -95,3 +95,38 @@ def test_each_history_store_refuses_the_other_kind_of_client(redis_url):
         RedisHistoryStore(aioredis.Redis.from_url(redis_url))
     with pytest.raises(TypeError, match="async client"):
         AsyncRedisHistoryStore(redis.Redis.from_url(redis_url))
+
+
+def test_appends_no_replica_confirmed_raise_but_stay_on_the_primary(redis_url, key_prefix):
+    """The session's redis-server has no replica: WAIT 1 times out with 0, so nothing is acknowledged."""
+    history = RedisHistoryStore.from_url(redis_url, prefix=key_prefix, wait_for_replicas=1,
+                                         replica_timeout_seconds=0.2)
+    with pytest.raises(NotReplicatedError) as raised:
+        history.append("s", {"content": "one"})
+    assert (raised.value.wanted, raised.value.confirmed) == (1, 0)
+    assert history.read("s") == [{"content": "one"}]
+
+    async def async_append():
+        store = AsyncRedisHistoryStore.from_url(redis_url, prefix=key_prefix, wait_for_replicas=1,
+                                                replica_timeout_seconds=0.2)
+        try:
+            with pytest.raises(NotReplicatedError):
+                await store.append("s", {"content": "two"})
+        finally:
+            await store.client.aclose()
+
+    asyncio.run(async_append())
+    assert [m["content"] for m in history.read("s")] == ["one", "two"]
+
+
+def test_a_long_append_lands_whole(redis_url, key_prefix):
+    """More messages in one call than Lua's unpack() could take at once."""
+    history = RedisHistoryStore.from_url(redis_url, prefix=key_prefix)
+    assert history.append("s", *({"n": n} for n in range(10_000))) == 10_000
+    assert [m["n"] for m in history.read("s", last=3)] == [9_997, 9_998, 9_999]
+
+
+@pytest.mark.parametrize("options", [{"wait_for_replicas": -1}, {"replica_timeout_seconds": 0}])
+def test_invalid_history_options_are_refused(redis_url, options):
+    with pytest.raises(ValueError):
+        RedisHistoryStore.from_url(redis_url, **options)

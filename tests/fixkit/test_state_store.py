@@ -9,7 +9,7 @@ from autogen_agentchat.agents import AssistantAgent
 from autogen_agentchat.teams import RoundRobinGroupChat
 from codeword_model import CodewordChatCompletionClient
 
-from autogen_doctor.persist import ConcurrentTurnError, RedisStateStore
+from autogen_doctor.persist import ConcurrentTurnError, NotReplicatedError, RedisStateStore
 
 pytestmark = pytest.mark.services
 
@@ -217,3 +217,30 @@ def test_a_sync_client_is_refused_with_a_clear_message(redis_url):
 
     with pytest.raises(TypeError, match="async client"):
         RedisStateStore(redis.Redis.from_url(redis_url))
+
+
+@pytest.mark.parametrize("options", [{"wait_for_replicas": -1}, {"replica_timeout_seconds": 0},
+                                     {"replica_timeout_seconds": -1.0}])
+def test_invalid_replica_options_are_refused(redis_url, options):
+    with pytest.raises(ValueError):
+        RedisStateStore.from_url(redis_url, **options)
+
+
+def test_a_save_no_replica_confirmed_raises_but_stays_on_the_primary(redis_url, key_prefix):
+    """The session's redis-server has no replica: WAIT 1 times out with 0, so nothing is acknowledged."""
+
+    async def scenario():
+        store = await _store(redis_url, key_prefix, wait_for_replicas=1, replica_timeout_seconds=0.2)
+        with pytest.raises(NotReplicatedError) as raised:
+            await store.save("s", {"turn": 1}, loaded_version=0)
+        snapshot = await store.load("s")
+        await store.aclose()
+        unchecked = await _store(redis_url, key_prefix)
+        version = await unchecked.save("s", {"turn": 2}, loaded_version=snapshot.version)
+        await unchecked.aclose()
+        return raised.value, snapshot, version
+
+    error, snapshot, version = run(scenario())
+    assert (error.wanted, error.confirmed) == (1, 0) and error.key.endswith(":s")
+    assert snapshot.state == {"turn": 1} and snapshot.version == 1  # written, not rolled back
+    assert version == 2  # without wait_for_replicas no WAIT is sent: the save answers at once
