@@ -206,6 +206,7 @@ class RedisStateStore:
         fresh state, so it sees the other turn's messages: up to `max_retries` times (default:
         the store's), with a short random back-off; then the error is raised. A retried turn
         calls the model again, so keep side effects that must happen once outside `turn`.
+        `NotReplicatedError` is not retried: that turn's state is saved on the primary already.
         """
         retries = self.max_retries if max_retries is None else max_retries
         for attempt in range(retries + 1):
