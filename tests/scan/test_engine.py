@@ -192,11 +192,14 @@ def test_scan_stdlib_and_autogen_packages_without_traceback(tmp_path):
     stdlib = Path(sysconfig.get_paths()["stdlib"])
     roots = [stdlib, Path(autogen_agentchat.__file__).parent, Path(autogen_core.__file__).parent]
     result = scan_paths(roots, jobs=os.cpu_count(), cache_dir=tmp_path / "cache")
-    assert result.files_scanned > 1000
+    # Debian's python3 ships CPython's test suite separately (libpython3.11-testsuite): a venv made
+    # from it has no Lib/test files, about 780 files in all here instead of about 2000.
+    has_test_suite = (stdlib / "test" / "bad_coding.py").is_file()
+    assert result.files_scanned > (1000 if has_test_suite else 500)
     messages = {Path(error.path).name: error.message for error in result.errors}
-    # known-bad files shipped with CPython's own tests
-    assert "bad_coding.py" in messages and "badsyntax_3131.py" in messages
-    assert "py2_test_grammar.py" in messages
+    if has_test_suite:  # known-bad files shipped with CPython's own tests
+        assert "bad_coding.py" in messages and "badsyntax_3131.py" in messages
+        assert "py2_test_grammar.py" in messages
     assert not [error for error in result.errors if "internal error" in error.message or error.path.startswith("<")]
     assert all(error.path.endswith(".py") or "/" in error.path for error in result.errors)
 
