@@ -22,12 +22,15 @@ from autogen_doctor.exit_codes import ExitCode, UserError
 from autogen_doctor.scan.findings import Finding, ScanResult, Severity
 from autogen_doctor.scan.options import CommandLine, ScanOptions
 from autogen_doctor.scan.suppress import Suppression, find_suppression, parse_suppressions
+from autogen_doctor.textsafe import escape_text
 
 _AD_CODE_LENGTH = 5
 
 
 def scan_command(
-    paths: Optional[List[Path]] = typer.Argument(None, help="Files or folders to scan (default: .)"),
+    # readable=False: an unreadable file is our one-line error (options.py), not click's usage text.
+    paths: Optional[List[Path]] = typer.Argument(None, help="Files or folders to scan (default: .)",
+                                                 readable=False),
     output_format: Optional[str] = typer.Option(
         None, "--format", help="Output format: text, json, sarif or github. (default: text)"),
     output: Optional[Path] = typer.Option(
@@ -243,7 +246,7 @@ def run_scan(options: ScanOptions, rules: Mapping) -> int:
             total = sum(entry.count for entry in written.entries)
             where = os.path.relpath(options.write_baseline, options.cwd)
             where = where if not where.startswith("..") else str(options.write_baseline)
-            typer.echo(f"Wrote {total} finding{'s' if total != 1 else ''} to baseline {where}", err=True)
+            typer.echo(f"Wrote {total} finding{'s' if total != 1 else ''} to baseline {escape_text(where)}", err=True)
         return int(ExitCode.OK)
 
     findings = filtered.findings

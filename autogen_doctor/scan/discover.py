@@ -140,35 +140,61 @@ def _excluded(path: str, root: Path, exclude: pathspec.PathSpec | None) -> bool:
     return exclude.match_file(relative) or exclude.match_file(os.path.basename(path))
 
 
-def _walk(root: Path, real_root: str, exclude: pathspec.PathSpec | None) -> Iterator[Path]:
+def _realpath(path: str) -> str | None:
+    """`os.path.realpath`, or None when it cannot be worked out (e.g. /proc/1/cwd as non-owner)."""
+    try:
+        return os.path.realpath(path)
+    except (OSError, ValueError):
+        return None
+
+
+def _inside(target: str, real_root: str) -> bool:
+    return target == real_root or target.startswith(real_root.rstrip(os.sep) + os.sep)
+
+
+def _walk(root: Path, real_root: str, exclude: pathspec.PathSpec | None,
+          problems: list[tuple[str, str]]) -> Iterator[tuple[str, bool, str]]:
+    """(path, reached through a symlink, kind) for every file under `root` that scan reads.
+
+    A folder that cannot be listed is added to `problems` (path, message). Folders that are
+    git-ignored or excluded are pruned here, so nothing below them is ever looked at; a file
+    is matched against the ignore rules only when scan would read it (`classify`).
+    """
     seen_dirs: set[str] = set()
-    stack: list[tuple[Path, _IgnoreRules]] = [(root, _ancestor_rules(root))]
+    stack: list[tuple[str, _IgnoreRules, bool]] = [(str(root), _ancestor_rules(root), False)]
     while stack:
-        directory, rules = stack.pop()
-        real = os.path.realpath(directory)
-        if real in seen_dirs:
+        directory, rules, via_link = stack.pop()
+        real = _realpath(directory) if via_link or directory == str(root) else None
+        key = real if real is not None else directory
+        if key in seen_dirs:
             continue  # a symlink loop or a second link to the same folder
-        seen_dirs.add(real)
-        rules = rules.with_dir(directory) if directory != root else rules
+        seen_dirs.add(key)
+        rules = rules.with_dir(Path(directory)) if directory != str(root) else rules
         try:
-            entries = sorted(os.scandir(directory), key=lambda entry: entry.name)
-        except OSError:
+            with os.scandir(directory) as listing:
+                entries = sorted(listing, key=lambda entry: entry.name)
+        except PermissionError:
+            problems.append((directory, "cannot read folder: permission denied; its files were not scanned"))
             continue
-        subdirs: list[tuple[Path, _IgnoreRules]] = []
+        except OSError as error:
+            problems.append((directory, f"cannot read folder: {error.strerror or error}; its files were not scanned"))
+            continue
+        subdirs: list[tuple[str, _IgnoreRules, bool]] = []
         for entry in entries:
             path = entry.path  # strings while walking: Path objects cost more than the walk
-            if entry.is_symlink():
-                target = os.path.realpath(entry.path)
-                if not (target == real_root or target.startswith(real_root.rstrip(os.sep) + os.sep)):
-                    continue  # never follow a link out of the PATH
             try:
+                linked = entry.is_symlink()
+                if linked:
+                    target = _realpath(path)
+                    if target is None or not _inside(target, real_root):
+                        continue  # never follow a link out of the PATH (or one we cannot resolve)
                 is_dir = entry.is_dir()
             except OSError:
                 continue
             if is_dir:
                 if _is_skipped_dir(entry) or rules.ignores(path, True) or _excluded(path, root, exclude):
                     continue
-                subdirs.append((Path(path), rules))
+                subdirs.append((path, rules, via_link or linked))
             else:
                 try:
                     regular = entry.is_file()
@@ -176,38 +202,61 @@ def _walk(root: Path, real_root: str, exclude: pathspec.PathSpec | None) -> Iter
                     regular = False
                 if not regular:
                     continue  # FIFOs, sockets, devices: reading them could block
+                kind = classify(Path(path))
+                if kind is None:
+                    continue  # not something scan reads: no need to match it against .gitignore
                 if rules.ignores(path, False) or _excluded(path, root, exclude):
                     continue
-                yield Path(path)
+                yield path, via_link or linked, kind
         stack.extend(reversed(subdirs))
 
 
-def discover(paths: Sequence[Path], exclude: Sequence[str] = ()) -> list[SourceFile]:
+def discover(paths: Sequence[Path], exclude: Sequence[str] = (),
+             problems: list[tuple[str, str]] | None = None) -> list[SourceFile]:
     """Every file to scan under `paths`, in a stable order, without duplicates.
 
+    A file reached twice (through a symlink inside the PATH, or under two PATHs) is listed
+    once, under its real path when that was found too. Folders that cannot be listed are
+    appended to `problems` as (display path, message) when a list is given.
     Raises UserError for a PATH that does not exist.
     """
     exclude_spec = pathspec.GitIgnoreSpec.from_lines(list(exclude)) if exclude else None
+    problems = problems if problems is not None else []
     found: list[SourceFile] = []
-    seen: set[Path] = set()
+    # real path -> position in `found`, and whether that entry is the real path itself
+    by_real: dict[str, tuple[int, bool]] = {}
+
+    def add(path: Path, kind: str, root: Path, real: str, is_real: bool) -> None:
+        known = by_real.get(real)
+        if known is not None:
+            position, known_is_real = known
+            if is_real and not known_is_real:  # the real file wins over a link to it
+                found[position] = SourceFile(path, display_path(path), kind, root)
+                by_real[real] = (position, True)
+            return
+        by_real[real] = (len(found), is_real)
+        found.append(SourceFile(path, display_path(path), kind, root))
+
     for given in paths:
         path = absolute(given)
         if not path.exists():
             raise UserError(f"{given}: no such file or directory")
         if path.is_file():
             kind = classify_named(path)
-            if kind is not None and path not in seen:
-                seen.add(path)
-                found.append(SourceFile(path, display_path(path), kind, path.parent))
+            if kind is not None:
+                real = _realpath(str(path)) or str(path)
+                add(path, kind, path.parent, real, real == str(path))
             continue
         if not path.is_dir():
             # Reading a FIFO or a device would block or never end; a scan reads only files.
             raise UserError(f"{given}: not a regular file or folder (a pipe, socket or device is never read)")
-        real_root = os.path.realpath(path)
-        for file_path in _walk(path, real_root, exclude_spec):
-            kind = classify(file_path)
-            if kind is None or file_path in seen:
-                continue
-            seen.add(file_path)
-            found.append(SourceFile(file_path, display_path(file_path), kind, path))
+        real_root = _realpath(str(path)) or str(path)
+        root_text = str(path)
+        for file_path, via_link, kind in _walk(path, real_root, exclude_spec, problems):
+            if via_link:
+                real = _realpath(file_path) or file_path
+            else:  # no link on the way: the real path is the real root plus the same tail
+                real = real_root + file_path[len(root_text):]
+            add(Path(file_path), kind, path, real, not via_link)
+    problems[:] = [(display_path(where), message) for where, message in problems]
     return found

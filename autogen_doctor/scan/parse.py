@@ -55,8 +55,11 @@ def decode_python(data: bytes) -> str:
         raise ParseProblem(f"cannot decode: {reason}") from None
     try:
         text = data.decode(encoding)
-    except (UnicodeDecodeError, LookupError) as error:
+    except (UnicodeError, LookupError) as error:
+        # UnicodeError too: some codecs (punycode, "undefined") raise it rather than a decode
+        # error, with messages that span lines.
         reason = error.reason if isinstance(error, UnicodeDecodeError) else str(error)
+        reason = " ".join(str(reason).split()) or type(error).__name__
         raise ParseProblem(f"not valid {encoding} text ({reason}); declare the encoding (PEP 263) or fix the file") from None
     if text.startswith("\ufeff"):
         text = text[1:]

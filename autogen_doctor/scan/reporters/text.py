@@ -4,6 +4,11 @@
       help: keep history in Redis keyed by session id
     app/broken.py: error: invalid syntax (line 3)
     Found 1 finding (1 warning) in 12 files; 1 file could not be scanned.
+
+Everything that comes from the scanned tree (paths, messages and hints that quote names or
+YAML values, error messages) goes through `escape_text`: one finding is one line, and no
+newline, ESC or bidi character from a file reaches the terminal or a CI log (where a line
+starting `::error` would be a GitHub workflow command).
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from rich.text import Text
 
 from autogen_doctor.scan.findings import Severity
 from autogen_doctor.scan.reporters import Report
+from autogen_doctor.textsafe import escape_text
 
 _SEVERITY_STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
 
@@ -51,28 +57,28 @@ def text_lines(report: Report) -> list[Text]:
     lines: list[Text] = []
     for finding in report.findings:
         line = Text()
-        line.append(finding.path, style="bold")
+        line.append(escape_text(finding.path), style="bold")
         line.append(f":{finding.line}:{finding.column}: ")
         line.append(finding.code, style=_SEVERITY_STYLE[finding.severity])
-        line.append(f" {finding.message}")
+        line.append(f" {escape_text(finding.message)}")
         lines.append(line)
         if finding.fix:
             hint = Text("  ")
             hint.append("help", style="bold cyan")
-            hint.append(f": {finding.fix}")
+            hint.append(f": {escape_text(finding.fix)}")
             lines.append(hint)
     for unused in report.unused_suppressions:
         line = Text()
-        line.append(unused.path, style="bold")
+        line.append(escape_text(unused.path), style="bold")
         line.append(f":{unused.line}:{unused.column}: ")
-        line.append(unused.message, style="yellow")
+        line.append(escape_text(unused.message), style="yellow")
         lines.append(line)
     for error in report.errors:
         line = Text()
-        line.append(error.path, style="bold")
+        line.append(escape_text(error.path), style="bold")
         line.append(": ")
         line.append("error", style="bold red")
-        line.append(f": {error.message}")
+        line.append(f": {escape_text(error.message)}")
         lines.append(line)
     return lines
 
