@@ -161,15 +161,21 @@ def _walk(root: Path, real_root: str, exclude: pathspec.PathSpec | None,
     is matched against the ignore rules only when scan would read it (`classify`).
     """
     seen_dirs: set[str] = set()
-    stack: list[tuple[str, _IgnoreRules, bool]] = [(str(root), _ancestor_rules(root), False)]
-    while stack:
-        directory, rules, via_link = stack.pop()
-        real = _realpath(directory) if via_link or directory == str(root) else None
-        key = real if real is not None else directory
+    root_text = str(root)
+    stack: list[tuple[str, _IgnoreRules, bool]] = [(root_text, _ancestor_rules(root), False)]
+    # Folders reached through a symlink wait until every real folder was walked, so a file
+    # is found under its real path first and the link to it is the duplicate.
+    linked: list[tuple[str, _IgnoreRules, bool]] = []
+    while stack or linked:
+        directory, rules, via_link = stack.pop() if stack else linked.pop(0)
+        if via_link:
+            key = _realpath(directory) or directory
+        else:  # no link on the way: its real path is the real root plus the same tail
+            key = real_root + directory[len(root_text):]
         if key in seen_dirs:
             continue  # a symlink loop or a second link to the same folder
         seen_dirs.add(key)
-        rules = rules.with_dir(Path(directory)) if directory != str(root) else rules
+        rules = rules.with_dir(Path(directory)) if directory != root_text else rules
         try:
             with os.scandir(directory) as listing:
                 entries = sorted(listing, key=lambda entry: entry.name)
@@ -183,8 +189,8 @@ def _walk(root: Path, real_root: str, exclude: pathspec.PathSpec | None,
         for entry in entries:
             path = entry.path  # strings while walking: Path objects cost more than the walk
             try:
-                linked = entry.is_symlink()
-                if linked:
+                is_link = entry.is_symlink()
+                if is_link:
                     target = _realpath(path)
                     if target is None or not _inside(target, real_root):
                         continue  # never follow a link out of the PATH (or one we cannot resolve)
@@ -194,7 +200,10 @@ def _walk(root: Path, real_root: str, exclude: pathspec.PathSpec | None,
             if is_dir:
                 if _is_skipped_dir(entry) or rules.ignores(path, True) or _excluded(path, root, exclude):
                     continue
-                subdirs.append((path, rules, via_link or linked))
+                if via_link or is_link:
+                    linked.append((path, rules, True))
+                else:
+                    subdirs.append((path, rules, False))
             else:
                 try:
                     regular = entry.is_file()
@@ -207,7 +216,7 @@ def _walk(root: Path, real_root: str, exclude: pathspec.PathSpec | None,
                     continue  # not something scan reads: no need to match it against .gitignore
                 if rules.ignores(path, False) or _excluded(path, root, exclude):
                     continue
-                yield path, via_link or linked, kind
+                yield path, via_link or is_link, kind
         stack.extend(reversed(subdirs))
 
 

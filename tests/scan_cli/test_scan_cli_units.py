@@ -183,7 +183,7 @@ def test_baseline_file_is_sorted_and_byte_stable(tmp_path):
 def test_baseline_that_is_a_folder_is_a_plain_one_line_error(tmp_path):
     with pytest.raises(UserError) as caught:
         read_baseline(tmp_path)
-    assert str(caught.value) == f"cannot read baseline {tmp_path}: Is a directory"
+    assert str(caught.value) == f"baseline {tmp_path} is a directory"
 
 
 def test_baseline_paths_are_relative_to_the_baseline_file(tmp_path):
