@@ -214,13 +214,33 @@ def _nothing_scanned(result: ScanResult) -> str | None:
     return "no file could be scanned"
 
 
+def _write_report(report, options: ScanOptions, quiet: bool) -> None:
+    """The report to `--output` (with the summary on stderr) or to stdout."""
+    from autogen_doctor.scan.reporters import render
+    from autogen_doctor.scan.reporters.text import render_text, summary_line
+
+    if options.output is not None:
+        text = render(report, options.format, color=False)
+        try:
+            options.output.parent.mkdir(parents=True, exist_ok=True)
+            options.output.write_text(text, encoding="utf-8")
+        except OSError as error:
+            raise UserError(f"cannot write {options.output}: {error.strerror or error}") from None
+        if not quiet:
+            typer.echo(summary_line(report), err=True)
+    elif options.format == "text":
+        sys.stdout.write(render_text(report, color=_use_color(sys.stdout), with_summary=not quiet))
+    else:
+        sys.stdout.write(render(report, options.format))
+    sys.stdout.flush()
+
+
 def run_scan(options: ScanOptions, rules: Mapping) -> int:
     """Scan, filter, report; return the exit code."""
     from autogen_doctor import __version__
     from autogen_doctor.scan.baseline import read_baseline, write_baseline
     from autogen_doctor.scan.engine import scan_paths
-    from autogen_doctor.scan.reporters import Report, render
-    from autogen_doctor.scan.reporters.text import summary_line
+    from autogen_doctor.scan.reporters import Report
 
     baseline = read_baseline(options.baseline) if options.baseline is not None else None
     paths = scannable_paths(options.paths, options.cwd)
@@ -235,7 +255,14 @@ def run_scan(options: ScanOptions, rules: Mapping) -> int:
                             use_cache=options.use_cache, cache_dir=options.cache_dir)
     nothing = _nothing_scanned(result)
     if nothing is not None and not result.errors:
-        raise UserError(f"{nothing} under {', '.join(str(path) for path in options.paths)}")
+        problem = f"{nothing} under {', '.join(str(path) for path in options.paths)}"
+        if options.format == "sarif":
+            # A SARIF upload step runs whatever the scan's exit code: give it a valid file that
+            # says the run failed, rather than no file at all.
+            _write_report(Report(version=__version__, findings=[], errors=[], files_scanned=0, rules=rules,
+                                 fail_on=options.fail_on, cwd=options.cwd, exit_code=int(ExitCode.USAGE),
+                                 problem=problem), options, quiet=True)
+        raise UserError(problem)
 
     suppressions = _suppressions_for(result, {finding.path for finding in result.findings}, options.cwd)
     filtered = filter_findings(result, options, suppressions)
@@ -270,22 +297,7 @@ def run_scan(options: ScanOptions, rules: Mapping) -> int:
         unused_suppressions=unused, cwd=options.cwd, failing=failing, exit_code=int(exit_code),
     )
 
-    if options.output is not None:
-        text = render(report, options.format, color=False)
-        try:
-            options.output.parent.mkdir(parents=True, exist_ok=True)
-            options.output.write_text(text, encoding="utf-8")
-        except OSError as error:
-            raise UserError(f"cannot write {options.output}: {error.strerror or error}") from None
-        if not options.quiet:
-            typer.echo(summary_line(report), err=True)
-    elif options.format == "text":
-        from autogen_doctor.scan.reporters.text import render_text
-
-        sys.stdout.write(render_text(report, color=_use_color(sys.stdout), with_summary=not options.quiet))
-    else:
-        sys.stdout.write(render(report, options.format))
-    sys.stdout.flush()
+    _write_report(report, options, quiet=options.quiet)
 
     if nothing is not None:
         raise UserError(nothing)

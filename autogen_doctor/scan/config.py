@@ -138,7 +138,8 @@ _KEYS: dict[str, tuple[str, Callable[[Path, str, Any], Any]]] = {
     "cache": ("cache", _boolean),
     # The cache folder decides what the scanner loads: only the command line may choose it.
     "cache-dir": ("cache_dir", _refused("the repository being scanned must not choose where the "
-                                        "scanner's cache lives; pass --cache-dir on the command line")),
+                                        "scanner's cache lives; remove the key and give --cache-dir "
+                                        "on the command line instead")),
     "report-unused-suppressions": ("report_unused_suppressions", _boolean),
 }
 
