@@ -39,7 +39,7 @@ import os
 import tempfile
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from autogen_doctor import __version__
 
@@ -114,7 +114,7 @@ class Unencodable(TypeError):
 _TUPLE, _LIST, _FROZENSET, _SET, _DICT, _REF = range(6)
 _FIRST_CLASS = 6
 
-# Modules whose records the cache may hold: facts, deployment facts, findings, suppressions and
+# Modules whose records a pack may hold: facts, deployment facts, findings, suppressions and
 # the engine's per-file outcome. Nothing else can come out of a cache file.
 _RECORD_MODULES = (
     "autogen_doctor.scan.facts",
@@ -124,6 +124,9 @@ _RECORD_MODULES = (
     "autogen_doctor.scan.suppress",
     "autogen_doctor.scan.engine",
 )
+# A remembered result holds findings and suppressions only; its smaller table keeps a warm
+# scan from importing the fact and deployment modules at all.
+_RESULT_MODULES = ("autogen_doctor.scan.findings", "autogen_doctor.scan.suppress")
 
 
 def _is_record_class(value: Any) -> bool:
@@ -136,13 +139,13 @@ def _is_record_class(value: Any) -> bool:
     return issubclass(value, tuple) and isinstance(getattr(value, "_fields", None), tuple)
 
 
-@lru_cache(maxsize=1)
-def _allowed_classes() -> tuple[type, ...]:
+@lru_cache(maxsize=None)
+def _allowed_classes(modules: tuple[str, ...] = _RECORD_MODULES) -> tuple[type, ...]:
     """Every class a cache file may name, in a fixed order (their tags)."""
     import importlib
 
     found: dict[str, type] = {}
-    for module_name in _RECORD_MODULES:
+    for module_name in modules:
         module = importlib.import_module(module_name)
         for value in vars(module).values():
             if _is_record_class(value) and value.__module__ == module_name:
@@ -150,16 +153,16 @@ def _allowed_classes() -> tuple[type, ...]:
     return tuple(found[name] for name in sorted(found))
 
 
-@lru_cache(maxsize=1)
-def _class_tags() -> dict[type, int]:
-    return {cls: _FIRST_CLASS + position for position, cls in enumerate(_allowed_classes())}
+@lru_cache(maxsize=None)
+def _class_tags(modules: tuple[str, ...] = _RECORD_MODULES) -> dict[type, int]:
+    return {cls: _FIRST_CLASS + position for position, cls in enumerate(_allowed_classes(modules))}
 
 
-@lru_cache(maxsize=1)
-def _class_table_id() -> str:
-    """A hash of the class list and their fields: a pack written by another layout is ignored."""
+@lru_cache(maxsize=None)
+def _class_table_id(modules: tuple[str, ...] = _RECORD_MODULES) -> str:
+    """A hash of the class list and their fields: a file written by another layout is ignored."""
     digest = hashlib.blake2b(digest_size=10)
-    for cls in _allowed_classes():
+    for cls in _allowed_classes(modules):
         digest.update(f"{cls.__module__}.{cls.__qualname__}:{','.join(_field_names(cls))}\n".encode())
     return digest.hexdigest()
 
@@ -175,8 +178,8 @@ def _field_names(cls: type) -> tuple[str, ...]:
 class _Encoder:
     """Turns an outcome into JSON-ready lists; a record met twice is written once (`_REF`)."""
 
-    def __init__(self) -> None:
-        self.tags = _class_tags()
+    def __init__(self, modules: tuple[str, ...] = _RECORD_MODULES) -> None:
+        self.tags = _class_tags(modules)
         self.seen: dict[int, int] = {}
         self.count = 0
 
@@ -218,92 +221,104 @@ class _Encoder:
         return encoded
 
 
-@lru_cache(maxsize=1)
-def _class_shapes() -> tuple[tuple[type, int, str, tuple[str, ...]], ...]:
+@lru_cache(maxsize=None)
+def _class_shapes(modules: tuple[str, ...] = _RECORD_MODULES) -> tuple[tuple[type, int, str, tuple[str, ...]], ...]:
     """Per tag offset: (class, field count, how it is built, field names)."""
     shapes = []
-    for cls in _allowed_classes():
+    for cls in _allowed_classes(modules):
         names = _field_names(cls)
         how = "enum" if issubclass(cls, enum.Enum) else "tuple" if issubclass(cls, tuple) else "object"
         shapes.append((cls, len(names), how, names))
     return tuple(shapes)
 
 
-class _Decoder:
-    """Rebuilds what `_Encoder` wrote, accepting nothing else (CacheFormatError).
+def _decoder(modules: tuple[str, ...] = _RECORD_MODULES) -> Callable[[list], Any]:
+    """A function that rebuilds what `_Encoder` wrote, accepting nothing else (CacheFormatError).
 
     Records are made with `tuple.__new__` or `object.__new__` plus attribute stores: no
-    constructor, `__post_init__`, `__setstate__` or other code of theirs runs.
+    constructor, `__post_init__`, `__setstate__` or other code of theirs runs. (A closure over
+    locals: this runs once per container of every cached file, so attribute lookups count.)
     """
+    shapes = _class_shapes(modules)
+    shape_count = len(shapes)
+    records: list[Any] = []
+    remember = records.append
+    new_tuple = tuple.__new__
+    new_object = object.__new__
+    set_attribute = object.__setattr__
 
-    def __init__(self) -> None:
-        self.shapes = _class_shapes()
-        self.records: list[Any] = []
+    def record(position: int, values: list[Any]) -> Any:
+        if position >= shape_count:
+            raise CacheFormatError("unknown record class")
+        cls, count, how, names = shapes[position]
+        if len(values) != count:
+            raise CacheFormatError(f"{cls.__qualname__}: wrong number of fields")
+        if how == "tuple":
+            made = new_tuple(cls, values)
+        elif how == "enum":
+            try:
+                made = cls(values[0])  # a lookup among the members; never creates one
+            except (ValueError, TypeError):
+                raise CacheFormatError("unknown enum value") from None
+        else:
+            made = new_object(cls)
+            for name, value in zip(names, values):
+                set_attribute(made, name, value)
+        remember(made)
+        return made
 
-    def decode(self, node: list) -> Any:
-        # Hot: called for every container. Scalars never come here (callers test for list).
-        if not node or type(node[0]) is not int:
-            raise CacheFormatError("untagged list")
+    def decode(node: list) -> Any:
+        # Scalars never come here (callers test for list); `[]` is the empty tuple.
         tag = node[0]
-        decode = self.decode
+        if type(tag) is not int:
+            raise CacheFormatError("untagged list")
         values = [(decode(item) if item else ()) if type(item) is list else item for item in node[1:]]
         if tag >= _FIRST_CLASS:
-            return self._record(tag - _FIRST_CLASS, values)
+            position = tag - _FIRST_CLASS
+            if position < shape_count:
+                cls, count, how, _ = shapes[position]
+                if how == "tuple" and len(values) == count:
+                    made = new_tuple(cls, values)
+                    remember(made)
+                    return made
+            return record(position, values)
         if tag == _TUPLE:
             return tuple(values)
         if tag == _LIST:
             return values
         if tag == _FROZENSET:
             return frozenset(values)
+        if tag == _REF:
+            if len(values) != 1 or type(values[0]) is not int or not 0 <= values[0] < len(records):
+                raise CacheFormatError("bad reference")
+            return records[values[0]]
         if tag == _SET:
             return set(values)
         if tag == _DICT:
             if len(values) % 2:
                 raise CacheFormatError("odd dict")
             return dict(zip(values[::2], values[1::2]))
-        if tag == _REF:
-            if len(values) != 1 or type(values[0]) is not int or not 0 <= values[0] < len(self.records):
-                raise CacheFormatError("bad reference")
-            return self.records[values[0]]
         raise CacheFormatError("unknown tag")
 
-    def _record(self, position: int, values: list[Any]) -> Any:
-        if position >= len(self.shapes):
-            raise CacheFormatError("unknown record class")
-        cls, count, how, names = self.shapes[position]
-        if len(values) != count:
-            raise CacheFormatError(f"{cls.__qualname__}: wrong number of fields")
-        if how == "tuple":
-            record = tuple.__new__(cls, values)
-        elif how == "enum":
-            try:
-                record = cls(values[0])  # a lookup among the members; never creates one
-            except (ValueError, TypeError):
-                raise CacheFormatError("unknown enum value") from None
-        else:
-            record = object.__new__(cls)
-            for name, value in zip(names, values):
-                object.__setattr__(record, name, value)
-        self.records.append(record)
-        return record
+    return decode
 
 
 def _no_objects(pairs: list) -> Any:
     raise CacheFormatError("the cache never holds JSON objects")
 
 
-def encode_outcome(value: Any) -> str:
+def encode_outcome(value: Any, modules: tuple[str, ...] = _RECORD_MODULES) -> str:
     """`value` as one line of JSON; Unencodable when it holds a type the cache does not store."""
-    return json.dumps(_Encoder().encode(value), separators=(",", ":"), allow_nan=False)
+    return json.dumps(_Encoder(modules).encode(value), separators=(",", ":"), allow_nan=False)
 
 
-def decode_outcome(text: str | bytes) -> Any:
+def decode_outcome(text: str | bytes, modules: tuple[str, ...] = _RECORD_MODULES) -> Any:
     """The value `encode_outcome` wrote; CacheFormatError for anything else."""
     try:
         document = json.loads(text, object_pairs_hook=_no_objects)
         if type(document) is not list:
             return document
-        return _Decoder().decode(document) if document else ()
+        return _decoder(modules)(document) if document else ()
     except CacheFormatError:
         raise
     except (ValueError, TypeError, RecursionError, MemoryError, AttributeError) as error:
@@ -364,8 +379,8 @@ class FactsCache:
         self._index: dict[str, tuple] | None = None
         self._new_entries: dict[str, bytes] = {}
 
-    def _header(self) -> bytes:
-        return json.dumps({"tool": "autogen-doctor", "format": FORMAT, "classes": _class_table_id()},
+    def _header(self, modules: tuple[str, ...] = _RECORD_MODULES) -> bytes:
+        return json.dumps({"tool": "autogen-doctor", "format": FORMAT, "classes": _class_table_id(modules)},
                           separators=(",", ":")).encode()
 
     def _load(self) -> None:
@@ -440,23 +455,23 @@ class FactsCache:
         """The result remembered for exactly this tree, or None."""
         try:
             header, _, rest = _read_limited(self.result_path).partition(b"\n")
-            if header != self._header():
+            if header != self._header(_RESULT_MODULES):
                 return None
             recorded, _, encoded = rest.partition(b"\n")
             if recorded.decode("ascii", "replace") != signature:
                 return None
-            return decode_outcome(encoded)
+            return decode_outcome(encoded, _RESULT_MODULES)
         except (OSError, CacheFormatError):
             return None
 
     def save_result(self, signature: str, result: Any) -> None:
         try:
-            encoded = encode_outcome(result).encode()
+            encoded = encode_outcome(result, _RESULT_MODULES).encode()
         except (Unencodable, ValueError, RecursionError):
             return
         try:
             _atomic_write(self.root, self.result_path, ".tmp-result-",
-                          self._header() + b"\n" + signature.encode() + b"\n" + encoded + b"\n")
+                          self._header(_RESULT_MODULES) + b"\n" + signature.encode() + b"\n" + encoded + b"\n")
         except OSError:
             pass
 

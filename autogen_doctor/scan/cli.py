@@ -77,7 +77,7 @@ def scan_command(
     if config is not None and no_config:
         raise UserError("--config and --no-config cannot be used together")
     cwd = Path.cwd()
-    rules = load_rules()
+    rules = _LazyRules(load_rules)
     settings = discover_config(cwd, explicit=config, enabled=not no_config)
     command_line = CommandLine(
         paths=list(paths or []), format=output_format, output=output, fail_on=fail_on,
@@ -86,8 +86,41 @@ def scan_command(
         jobs=jobs, cache=cache, cache_dir=cache_dir, report_unused_suppressions=report_unused_suppressions,
         quiet=quiet,
     )
-    options = build_options(command_line, settings, rules.keys(), cwd)
+    options = build_options(command_line, settings, rule_codes(), cwd)
     raise typer.Exit(run_scan(options, rules))
+
+
+def rule_codes() -> list[str]:
+    """Every rule code, read from the rule modules' names (`ad101_….py` is AD101) without
+    importing them: a warm scan whose result is remembered never needs the rules' code."""
+    import pkgutil
+
+    from autogen_doctor.scan import rules as package
+
+    return sorted(module.name[:5].upper() for module in pkgutil.iter_modules(package.__path__)
+                  if module.name[:2] == "ad" and module.name[2:5].isdigit())
+
+
+class _LazyRules(Mapping):
+    """The rule registry, imported on first use (SARIF descriptors need it; text output does not)."""
+
+    def __init__(self, load) -> None:
+        self._load = load
+        self._rules: dict | None = None
+
+    def _loaded(self) -> dict:
+        if self._rules is None:
+            self._rules = self._load()
+        return self._rules
+
+    def __getitem__(self, code: str):
+        return self._loaded()[code]
+
+    def __iter__(self):
+        return iter(self._loaded())
+
+    def __len__(self) -> int:
+        return len(self._loaded())
 
 
 @dataclass
