@@ -12,7 +12,7 @@ import pytest
 
 from autogen_doctor.scan.cache import CacheFormatError, FactsCache, decode_outcome, encode_outcome
 from autogen_doctor.scan.engine import FileOutcome, _build, _Job
-from hostile_support import STATEFUL_APP, one_error_line, scan
+from hostile_support import STATEFUL_APP, one_error_line, scan, without_file_permission_override
 
 
 class _RunsCode:
@@ -111,3 +111,29 @@ def test_project_config_cannot_choose_the_cache_folder(project):
     line = one_error_line(completed)
     assert "cache-dir" in line and "--cache-dir" in line
     assert not (project / ".autogen-doctor-cache").exists()
+
+
+def test_after_one_file_changes_only_that_file_is_read_again(project, tmp_path):
+    """The data-only cache keeps the warm path: unchanged files are not even opened.
+
+    The unchanged file is made unreadable after the first scan; had the second scan read it,
+    its error would be in the report.
+    """
+    prefix = without_file_permission_override()
+    cache_dir = tmp_path / "cache"
+    other = project / "app" / "other.py"
+    other.write_text("import redis\n\nstore = redis.Redis()\n")
+    old = time.time() - 3600  # older than the racy window: the index trusts size and mtime
+    for path in (project / "app" / "main.py", other):
+        os.utime(path, (old, old))
+    first = scan(project, "--format", "json", "--cache-dir", str(cache_dir))
+    assert _findings(first) == [("AD101", "app/main.py", 11)]
+    (project / "app" / "main.py").chmod(0)
+    try:
+        other.write_text(STATEFUL_APP.replace("SESSIONS", "OTHER_SESSIONS"))
+        second = scan(project, "--format", "json", "--cache-dir", str(cache_dir), prefix=prefix)
+    finally:
+        (project / "app" / "main.py").chmod(0o644)
+    report = json.loads(second.stdout)
+    assert report["errors"] == []
+    assert [f["path"] for f in report["findings"]] == ["app/main.py", "app/other.py"]
