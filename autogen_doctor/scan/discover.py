@@ -10,6 +10,7 @@ A file named explicitly on the command line is always scanned.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Sequence
@@ -71,44 +72,72 @@ def _is_skipped_dir(entry: os.DirEntry) -> bool:
 class _IgnoreRules:
     """The .gitignore files that apply to one directory, each with the directory it sits in."""
 
-    def __init__(self, specs: tuple[tuple[Path, pathspec.PathSpec], ...] = ()) -> None:
+    def __init__(self, specs: tuple[tuple[Path, pathspec.PathSpec, re.Pattern | None], ...] = ()) -> None:
         self.specs = specs
 
     def with_dir(self, directory: Path) -> "_IgnoreRules":
-        spec = _load_gitignore(directory)
-        return _IgnoreRules(self.specs + ((directory, spec),)) if spec is not None else self
+        loaded = _load_gitignore(directory)
+        return _IgnoreRules(self.specs + ((directory, *loaded),)) if loaded is not None else self
 
     def ignores(self, path: Path | str, is_dir: bool) -> bool:
         if not self.specs:
             return False
         text = str(path)
         ignored = False
-        for base, spec in self.specs:
+        for base, spec, any_pattern in self.specs:
             prefix = str(base).rstrip(os.sep) + os.sep
             if not text.startswith(prefix):
                 continue
             relative = text[len(prefix):].replace(os.sep, "/")
             if is_dir:
                 relative += "/"
+            if any_pattern is not None and any_pattern.match(relative) is None:
+                continue  # one search says no pattern of this file matches: it has no say
             # Later (deeper) files win, like git: check_file tells include/exclude/no-match.
             result = spec.check_file(relative) if hasattr(spec, "check_file") else None
             if result is not None and getattr(result, "include", None) is not None:
                 ignored = bool(result.include)
-            elif spec.match_file(relative):
+            elif result is None and spec.match_file(relative):
                 ignored = True
         return ignored
 
 
-def _load_gitignore(directory: Path) -> pathspec.PathSpec | None:
+def _any_pattern(spec: pathspec.PathSpec) -> re.Pattern | None:
+    """One regex that matches where any pattern of `spec` matches (which one wins is left to
+    pathspec), so most paths cost one search per .gitignore instead of one per line; None when
+    the patterns cannot be combined (then every path goes to pathspec)."""
+    parts: list[str] = []
+    flags: set[int] = set()
+    for pattern in getattr(spec, "patterns", ()):
+        regex = getattr(pattern, "regex", None)
+        if regex is None:
+            continue  # blank lines and comments
+        if not isinstance(regex, re.Pattern):
+            return None
+        flags.add(regex.flags)
+        # pathspec marks directory matches with a named group; names cannot repeat in one regex
+        parts.append("(?:" + regex.pattern.replace("(?P<ps_d>", "(?:") + ")")
+    if len(flags) > 1 or "(?P<" in "".join(parts):
+        return None
+    if not parts:
+        return re.compile(r"(?!)")  # matches nothing
+    try:
+        return re.compile("|".join(parts), flags.pop() if flags else 0)
+    except re.error:
+        return None
+
+
+def _load_gitignore(directory: Path) -> tuple[pathspec.PathSpec, re.Pattern | None] | None:
     candidate = directory / ".gitignore"
     try:
         text = candidate.read_text(encoding="utf-8", errors="replace")
     except OSError:
         return None
     try:
-        return pathspec.GitIgnoreSpec.from_lines(text.splitlines())
+        spec = pathspec.GitIgnoreSpec.from_lines(text.splitlines())
     except Exception:  # a malformed .gitignore line: ignore the file rather than fail the scan
         return None
+    return spec, _any_pattern(spec)
 
 
 def _ancestor_rules(root: Path) -> _IgnoreRules:
