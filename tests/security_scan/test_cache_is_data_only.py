@@ -137,3 +137,29 @@ def test_after_one_file_changes_only_that_file_is_read_again(project, tmp_path):
     report = json.loads(second.stdout)
     assert report["errors"] == []
     assert [f["path"] for f in report["findings"]] == ["app/main.py", "app/other.py"]
+
+
+def test_every_kind_of_fact_the_scanner_makes_can_be_cached(tmp_path):
+    """If facts grow a type the cache cannot store, files would silently never be cached:
+    round-trip the facts of the scanner's own (varied) source and of each deployment format."""
+    import autogen_doctor
+
+    package = Path(autogen_doctor.__file__).resolve().parent
+    sources = sorted(package.rglob("*.py"))
+    deploy = {
+        "k8s.yaml": "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: chat\nspec:\n  replicas: 3\n"
+                    "  template:\n    spec:\n      containers:\n        - name: web\n          image: x\n"
+                    "          volumeMounts:\n            - name: scratch\n              mountPath: /data\n"
+                    "      volumes:\n        - name: scratch\n          emptyDir: {}\n",
+        "Dockerfile": "FROM python:3.12\nCMD [\"uvicorn\", \"app:api\", \"--workers\", \"4\"]\n",
+        "compose.yaml": "services:\n  web:\n    image: x\n    deploy:\n      replicas: 2\n    tmpfs:\n      - /tmp/state\n",
+        "Procfile": "web: gunicorn app:api -w 4\n",
+    }
+    for name, text in deploy.items():
+        (tmp_path / name).write_text(text)
+    jobs = [_Job(str(path), path.name, "python", path.stem, False, None) for path in sources]
+    jobs += [_Job(str(tmp_path / name), name, "deploy", "", False, None) for name in deploy]
+    for job in jobs:
+        outcome = _build(job, Path(job.path).read_bytes())
+        assert outcome.error is None, (job.path, outcome.error)
+        assert decode_outcome(encode_outcome(outcome)) == outcome, job.path
