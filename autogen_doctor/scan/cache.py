@@ -175,50 +175,75 @@ def _field_names(cls: type) -> tuple[str, ...]:
     return tuple(cls._fields)
 
 
-class _Encoder:
-    """Turns an outcome into JSON-ready lists; a record met twice is written once (`_REF`)."""
+_SCALARS = frozenset({str, int, bool, float, type(None)})
 
-    def __init__(self, modules: tuple[str, ...] = _RECORD_MODULES) -> None:
-        self.tags = _class_tags(modules)
-        self.seen: dict[int, int] = {}
-        self.count = 0
 
-    def encode(self, value: Any) -> Any:
+def _encoder(modules: tuple[str, ...] = _RECORD_MODULES) -> Callable[[Any], Any]:
+    """A function that turns an outcome into JSON-ready lists; Unencodable for a type the cache
+    does not store. A record met twice is written once (`_REF`). (A closure over locals: it
+    runs once per container of every file a cold scan parses.)"""
+    from operator import attrgetter
+
+    shapes: dict[type, tuple[int, str, Any]] = {}
+    for cls, tag in _class_tags(modules).items():
+        names = _field_names(cls)
+        if issubclass(cls, enum.Enum):
+            shapes[cls] = (tag, "enum", None)
+        elif issubclass(cls, tuple):
+            shapes[cls] = (tag, "tuple", None)
+        else:  # attrgetter of several names returns a tuple; of one, the bare value
+            getter = attrgetter(*names) if len(names) > 1 else (lambda value, name=names[0]: (getattr(value, name),))
+            shapes[cls] = (tag, "object", getter)
+    scalars = _SCALARS
+    empty = ()  # CPython's one empty tuple: most containers in facts are it
+    seen: dict[int, int] = {}
+    count = 0
+
+    def encode(value: Any) -> Any:
+        nonlocal count
         kind = type(value)
-        if kind is str or kind is int or kind is bool or value is None:
-            return value
-        if kind is float:
-            return value  # NaN and infinities are refused by json.dumps(allow_nan=False)
         if kind is tuple:
             # The empty tuple is most of all containers in facts: `[]` stands for it, and the
             # decoder makes it without a call.
-            return [_TUPLE, *map(self.encode, value)] if value else []
+            if not value:
+                return []
+            return [_TUPLE, *[item if type(item) in scalars else [] if item is empty else encode(item)
+                              for item in value]]
+        if kind in scalars:
+            return value  # NaN and infinities are refused later by json.dumps(allow_nan=False)
+        shape = shapes.get(kind)
+        if shape is not None:
+            known = seen.get(id(value))
+            if known is not None:
+                return [_REF, known]
+            tag, how, fields = shape
+            if how == "tuple":
+                encoded = [tag, *[item if type(item) in scalars else [] if item is empty else encode(item)
+                                  for item in value]]
+            elif how == "enum":
+                encoded = [tag, encode(value.value)]
+            else:
+                encoded = [tag, *[item if type(item) in scalars else [] if item is empty else encode(item)
+                                  for item in fields(value)]]
+            seen[id(value)] = count
+            count += 1
+            return encoded
         if kind is list:
-            return [_LIST, *map(self.encode, value)]
+            return [_LIST, *[item if type(item) in scalars else [] if item is empty else encode(item)
+                             for item in value]]
         if kind is frozenset or kind is set:
-            items = [self.encode(item) for item in value]
-            return [_FROZENSET if kind is frozenset else _SET, *items]
+            return [_FROZENSET if kind is frozenset else _SET,
+                    *[item if type(item) in scalars else [] if item is empty else encode(item)
+                      for item in value]]
         if kind is dict:
             flat: list[Any] = [_DICT]
             for key, item in value.items():
-                flat.append(self.encode(key))
-                flat.append(self.encode(item))
+                flat.append(key if type(key) in scalars else encode(key))
+                flat.append(item if type(item) in scalars else [] if item is empty else encode(item))
             return flat
-        tag = self.tags.get(kind)
-        if tag is None:
-            raise Unencodable(f"{kind.__module__}.{kind.__qualname__}")
-        known = self.seen.get(id(value))
-        if known is not None:
-            return [_REF, known]
-        if isinstance(value, enum.Enum):
-            encoded = [tag, self.encode(value.value)]
-        elif isinstance(value, tuple):
-            encoded = [tag, *map(self.encode, value)]
-        else:
-            encoded = [tag, *(self.encode(getattr(value, name)) for name in _field_names(kind))]
-        self.seen[id(value)] = self.count
-        self.count += 1
-        return encoded
+        raise Unencodable(f"{kind.__module__}.{kind.__qualname__}")
+
+    return encode
 
 
 @lru_cache(maxsize=None)
@@ -233,7 +258,7 @@ def _class_shapes(modules: tuple[str, ...] = _RECORD_MODULES) -> tuple[tuple[typ
 
 
 def _decoder(modules: tuple[str, ...] = _RECORD_MODULES) -> Callable[[list], Any]:
-    """A function that rebuilds what `_Encoder` wrote, accepting nothing else (CacheFormatError).
+    """A function that rebuilds what `_encoder` wrote, accepting nothing else (CacheFormatError).
 
     Records are made with `tuple.__new__` or `object.__new__` plus attribute stores: no
     constructor, `__post_init__`, `__setstate__` or other code of theirs runs. (A closure over
@@ -309,7 +334,7 @@ def _no_objects(pairs: list) -> Any:
 
 def encode_outcome(value: Any, modules: tuple[str, ...] = _RECORD_MODULES) -> str:
     """`value` as one line of JSON; Unencodable when it holds a type the cache does not store."""
-    return json.dumps(_Encoder(modules).encode(value), separators=(",", ":"), allow_nan=False)
+    return json.dumps(_encoder(modules)(value), separators=(",", ":"), allow_nan=False)
 
 
 def decode_outcome(text: str | bytes, modules: tuple[str, ...] = _RECORD_MODULES) -> Any:

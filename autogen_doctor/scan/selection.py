@@ -82,7 +82,8 @@ def check_pattern(pattern: str, where: str) -> str:
         from autogen_doctor.textsafe import escape_text
 
         reason = " ".join(str(error).split()) or type(error).__name__
-        raise UserError(f"{where}: {pattern!r} is not a valid gitignore-style pattern ({escape_text(reason)})") from None
+        raise UserError(f"{where}: {pattern!r} is not a valid gitignore-style pattern "
+                        f"({escape_text(reason)})") from None
     return pattern
 
 
