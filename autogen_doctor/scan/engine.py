@@ -68,7 +68,7 @@ def _analyze(job: _Job) -> tuple[FileOutcome, tuple | None, bytes | None]:
     entry = (stat.st_size, stat.st_mtime_ns, (job.kind, job.module_name, job.is_package), key)
     if cache is not None:
         cached = cache.get(key)
-        if isinstance(cached, FileOutcome):
+        if _is_outcome_for(cached, job.kind):
             return cached, entry, None
     outcome = _build(job, data)
     encoded = None
@@ -78,6 +78,20 @@ def _analyze(job: _Job) -> tuple[FileOutcome, tuple | None, bytes | None]:
         except (Unencodable, ValueError, RecursionError):
             encoded = None  # not cached: parsed again next time
     return outcome, entry, encoded
+
+
+def _is_outcome_for(value: Any, kind: str) -> bool:
+    """Is a cache entry shaped like an outcome for a file of `kind`? Anything else is a miss
+    (the cache is data from disk: see cache.py)."""
+    if type(value) is not FileOutcome or not isinstance(value.suppressions, list):
+        return False
+    if value.error is not None:
+        return isinstance(value.error, str) and value.facts is None
+    if kind == PYTHON:
+        return isinstance(value.facts, ModuleFacts)
+    from autogen_doctor.scan.deploy.facts import DeployFile
+
+    return isinstance(value.facts, DeployFile)
 
 
 def _analyze_in_worker(job: _Job) -> tuple[bytes, tuple | None, bytes | None]:
@@ -169,7 +183,7 @@ def analyze_files(files: Sequence[SourceFile], *, jobs: int | None, cache: Facts
                 key = None
             if key is not None:
                 cached = cache.get(key)
-                if isinstance(cached, FileOutcome):
+                if _is_outcome_for(cached, job.kind):
                     outcomes[position] = cached
                     index_updates[job.path] = (stat.st_size, stat.st_mtime_ns, (job.kind, module_name, is_package), key)
                     continue

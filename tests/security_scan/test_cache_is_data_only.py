@@ -77,16 +77,20 @@ def test_a_hand_made_pack_with_the_right_header_cannot_make_other_objects(projec
     cache = FactsCache(cache_dir, roots=[str(project.resolve())])
     lines = cache.pack_path.read_bytes().split(b"\n")
     header, index = lines[0], lines[1]
-    # keep the header and index, replace every entry with records the build never wrote
-    forged = [b"[9999]", b'[6, {"__class__": "os.system"}]', b"[5, 10]", b'"just a string"', b"[6]"]
+    forged = [b"[9999]", b'[6, {"__class__": "os.system"}]', b"[5, 10]", b'"just a string"', b"[6]",
+              # well-formed records of the wrong shape: an outcome whose facts are a string
+              encode_outcome(FileOutcome(facts="not facts")).encode(),
+              encode_outcome(FileOutcome(facts=None, error=None, suppressions=[])).encode()]
     keys = [line.partition(b"\t")[0] for line in lines[2:] if line]
-    body = [header, index] + [key + b"\t" + forged[position % len(forged)] for position, key in enumerate(keys)]
-    cache.pack_path.write_bytes(b"\n".join(body) + b"\n")
-    assert cache.result_path.exists()
-    cache.result_path.unlink()
-    completed = scan(project, "--format", "json", "--cache-dir", str(cache_dir))
-    assert completed.returncode == 1, completed.stderr
-    assert _findings(completed) == [("AD101", "app/main.py", 11)]
+    assert keys, "the first scan cached its file"
+    for entry in forged:
+        # keep the header and index, replace every entry with something the build never wrote
+        cache.pack_path.write_bytes(b"\n".join([header, index] + [key + b"\t" + entry for key in keys]) + b"\n")
+        cache.result_path.unlink(missing_ok=True)
+        completed = scan(project, "--format", "json", "--cache-dir", str(cache_dir))
+        assert completed.returncode == 1, (entry, completed.stderr)
+        assert _findings(completed) == [("AD101", "app/main.py", 11)], entry
+        assert json.loads(completed.stdout)["errors"] == [], entry
 
 
 def test_the_encoding_round_trips_real_facts_and_refuses_anything_else(tmp_path):
