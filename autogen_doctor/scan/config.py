@@ -92,6 +92,9 @@ def _positive_int(path: Path, key: str, value: Any) -> int:
     return value
 
 
+_VCS_DIRS = frozenset({".git", ".hg", ".svn"})
+
+
 def _project_path(path: Path, key: str, value: Any) -> Path:
     """A path relative to the config's folder that stays inside it once symlinks are followed."""
     root = path.parent.resolve()
@@ -103,6 +106,10 @@ def _project_path(path: Path, key: str, value: Any) -> Path:
         raise UserError(f"{_where(path, key)} must name a file inside the project ({root}), got {value!r}; "
                         f"a repository's config may not write or read outside itself "
                         f"(use --{key} on the command line for that)") from None
+    if _VCS_DIRS.intersection(target.relative_to(root).parts):
+        # .git/hooks and .git/config are not the repository's to write: a hook overwritten
+        # with report text would run in the next git command.
+        raise UserError(f"{_where(path, key)} may not point into version-control metadata, got {value!r}")
     return target
 
 

@@ -42,6 +42,18 @@ def test_config_output_through_a_symlink_out_of_the_project_is_refused(project, 
     assert outside.read_text() == "untouched\n"
 
 
+def test_config_output_into_git_metadata_is_refused(project):
+    hook = project / ".git" / "hooks" / "pre-commit"
+    hook.parent.mkdir(parents=True)
+    hook.write_text("#!/bin/sh\nexit 0\n")
+    hook.chmod(0o755)
+    _config(project, 'output = ".git/hooks/pre-commit"\n')
+    completed = scan(project, "--no-cache")
+    assert completed.returncode == 2
+    assert "version-control metadata" in one_error_line(completed)
+    assert hook.read_text() == "#!/bin/sh\nexit 0\n"
+
+
 def test_config_output_inside_the_project_still_works(project):
     _config(project, 'output = "reports/scan.txt"\n')
     completed = scan(project, "--no-cache")
