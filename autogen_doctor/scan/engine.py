@@ -317,6 +317,45 @@ def _fill_context(findings: list[Finding], files: Sequence[SourceFile]) -> list[
     return filled
 
 
+def _is_plausible_result(value: Any) -> bool:
+    """Is a remembered result made of what reporters expect? A hand-made result file (the
+    cache is data from disk) must be a miss, not a crash in a reporter."""
+    def optional_int(item: Any) -> bool:
+        return item is None or type(item) is int
+
+    if type(value) is not ScanResult or type(value.files_scanned) is not int:
+        return False
+    if not isinstance(value.findings, list) or not isinstance(value.errors, list):
+        return False
+    for finding in value.findings:
+        if type(finding) is not Finding or type(finding.severity) is not Severity:
+            return False
+        if not all(type(text) is str for text in (finding.code, finding.path, finding.message,
+                                                  finding.fix, finding.context)):
+            return False
+        if type(finding.line) is not int or type(finding.column) is not int:
+            return False
+        if not (optional_int(finding.end_line) and optional_int(finding.end_column)
+                and (finding.symbol is None or type(finding.symbol) is str)):
+            return False
+    if not all(type(error) is ScanError and type(error.path) is str and type(error.message) is str
+               for error in value.errors):
+        return False
+    if not isinstance(value.suppressions, dict):
+        return False
+    from autogen_doctor.scan.suppress import Suppression
+
+    for path, items in value.suppressions.items():
+        if type(path) is not str or not isinstance(items, list):
+            return False
+        for item in items:
+            if (type(item) is not Suppression or type(item.line) is not int or type(item.column) is not int
+                    or type(item.kind) is not str or not isinstance(item.codes, frozenset)
+                    or not all(type(code) is str for code in item.codes)):
+                return False
+    return True
+
+
 def scan_paths(paths: Sequence[Path], *, exclude: Sequence[str] = (), jobs: int | None = None,
                use_cache: bool = True, cache_dir: Path | None = None) -> ScanResult:
     """Scan `paths` (files or folders; default the working directory).
@@ -336,7 +375,7 @@ def scan_paths(paths: Sequence[Path], *, exclude: Sequence[str] = (), jobs: int 
                                    [os.getcwd(), *(str(path) for path in paths),
                                     *(f"{where}\0{message}" for where, message in problems)])
         remembered = cache.load_result(signature) if signature is not None else None
-        if isinstance(remembered, ScanResult):
+        if _is_plausible_result(remembered):
             return remembered
     # Facts are many small acyclic objects: the cyclic garbage collector would rescan them
     # again and again while they load (most of a warm scan's time), and finds nothing to free.

@@ -167,3 +167,28 @@ def test_every_kind_of_fact_the_scanner_makes_can_be_cached(tmp_path):
         outcome = _build(job, Path(job.path).read_bytes())
         assert outcome.error is None, (job.path, outcome.error)
         assert decode_outcome(encode_outcome(outcome)) == outcome, job.path
+
+
+def test_a_hand_made_result_of_the_wrong_shape_is_a_miss(project, tmp_path):
+    """The remembered result is data too: wrong types in it must not reach a reporter."""
+    from autogen_doctor.scan.cache import _RESULT_MODULES
+    from autogen_doctor.scan.findings import Finding, ScanResult, Severity
+
+    cache_dir = tmp_path / "cache"
+    old = time.time() - 3600
+    os.utime(project / "app" / "main.py", (old, old))
+    assert scan(project, "--cache-dir", str(cache_dir)).returncode == 1
+    cache = FactsCache(cache_dir, roots=[str(project.resolve())])
+    header, signature, _ = cache.result_path.read_bytes().split(b"\n", 2)
+    wrong = [
+        ScanResult(findings=["not a finding"]),
+        ScanResult(findings=[Finding("AD101", Severity.ERROR, "app/main.py", "eleven", 1, "m")]),
+        ScanResult(errors=[("a tuple", "not an error")]),
+        ScanResult(files_scanned="many"),
+    ]
+    for result in wrong:
+        cache.result_path.write_bytes(header + b"\n" + signature + b"\n"
+                                      + encode_outcome(result, _RESULT_MODULES).encode() + b"\n")
+        completed = scan(project, "--format", "json", "--cache-dir", str(cache_dir))
+        assert completed.returncode == 1, completed.stderr
+        assert _findings(completed) == [("AD101", "app/main.py", 11)]
