@@ -1,7 +1,9 @@
 """The `autogen-doctor` command: assembles the subcommands; each lives beside its pipeline.
 
-Errors the user can act on (`UserError`) are printed as one line with their exit code;
-anything else escaping a command is a bug in autogen-doctor and is reported as such.
+Errors the user can act on (`UserError`, and click's usage errors) are printed as one line
+with their exit code; anything else escaping a command is a bug in autogen-doctor and is
+reported as such. Every error line goes through `escape_text`: messages quote file names,
+config values and service replies, which must not add lines or terminal escapes.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import typer
 
 from autogen_doctor import __version__
 from autogen_doctor.exit_codes import ExitCode, UserError
+from autogen_doctor.textsafe import escape_text
 
 app = typer.Typer(
     name="autogen-doctor",
@@ -58,10 +61,23 @@ def _register_commands() -> None:
 _register_commands()
 
 
+def error_line(message: object) -> str:
+    """`autogen-doctor: error: MESSAGE` with MESSAGE made safe to print (one line, no escapes)."""
+    return f"autogen-doctor: error: {escape_text(message)}"
+
+
 def fail(message: str, code: int = ExitCode.USAGE) -> "typer.Exit":
     """Print a one-line error on stderr and return the Exit to raise."""
-    typer.echo(f"autogen-doctor: error: {message}", err=True)
+    typer.echo(error_line(message), err=True)
     return typer.Exit(int(code))
+
+
+def _usage_error_line(error: Exception) -> str:
+    """click's usage error as our one line, with where to find help."""
+    message = " ".join(str(error.format_message()).split())  # type: ignore[attr-defined]
+    context = getattr(error, "ctx", None)
+    command = getattr(context, "command_path", None) or "autogen-doctor"
+    return error_line(f"{message} (see '{command} --help')")
 
 
 def main() -> None:
@@ -71,7 +87,7 @@ def main() -> None:
         if code == 130:  # typer turns Ctrl-C into a silent Exit(130)
             typer.echo("autogen-doctor: interrupted", err=True)
     except UserError as error:
-        typer.echo(f"autogen-doctor: error: {error}", err=True)
+        typer.echo(error_line(error), err=True)
         sys.exit(int(error.exit_code))
     except typer.Exit as done:  # click.exceptions.Exit
         sys.exit(done.exit_code)
@@ -83,10 +99,13 @@ def main() -> None:
         sys.exit(130)
     except Exception as error:  # usage errors (click-style exceptions, vendored by typer) and bugs
         if callable(getattr(error, "show", None)) and isinstance(getattr(error, "exit_code", None), int):
-            error.show()
+            if type(error).__name__ == "NoArgsIsHelpError" or not callable(getattr(error, "format_message", None)):
+                error.show()  # `autogen-doctor` alone: the help is the answer
+            else:
+                typer.echo(_usage_error_line(error), err=True)
             sys.exit(error.exit_code)
         typer.echo(
-            f"autogen-doctor: internal error ({type(error).__name__}: {error}); "
+            f"autogen-doctor: internal error ({escape_text(type(error).__name__)}: {escape_text(error)}); "
             "this is a bug, please report it",
             err=True,
         )

@@ -116,16 +116,36 @@ def write_baseline(path: Path, findings: Iterable[Finding], cwd: Path) -> Baseli
     return baseline
 
 
+MAX_BASELINE_BYTES = 64 * 1024 * 1024
+# A count no real baseline reaches; also keeps `Counter` arithmetic small.
+MAX_COUNT = 1_000_000
+
+
+def _no_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a JSON number")
+
+
 def read_baseline(path: Path) -> Baseline:
-    """Load a file written by `--write-baseline`; anything else is a one-line error (exit 2)."""
+    """Load a file written by `--write-baseline`; anything else is a one-line error (exit 2).
+
+    A baseline may come from the scanned repository, so it is read as untrusted: a regular
+    file of at most MAX_BASELINE_BYTES, nesting bounded, counts whole numbers in range.
+    """
+    from autogen_doctor.scan.paths import read_regular_file
+
+    if not path.exists() and not path.is_symlink():
+        raise UserError(f"baseline {path} does not exist (create it with --write-baseline)")
+    data = read_regular_file(path, "baseline", MAX_BASELINE_BYTES)
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UserError(f"baseline {path} does not exist (create it with --write-baseline)") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise UserError(f"cannot read baseline {path}: {getattr(error, 'strerror', None) or error}") from None
+        document = json.loads(data.decode("utf-8"), parse_constant=_no_constant)
+    except UnicodeDecodeError as error:
+        raise UserError(f"cannot read baseline {path}: not UTF-8 text (byte {error.start})") from None
     except json.JSONDecodeError as error:
         raise UserError(f"baseline {path} is not valid JSON: {error}") from None
+    except ValueError as error:  # NaN / Infinity
+        raise UserError(f"baseline {path} is not valid JSON: {error}") from None
+    except (RecursionError, MemoryError):
+        raise UserError(f"baseline {path} is nested too deeply to be a baseline") from None
     not_ours = f"baseline {path} was not written by `autogen-doctor scan --write-baseline`"
     if not isinstance(document, dict) or not isinstance(document.get("findings"), list):
         raise UserError(not_ours)
@@ -135,9 +155,18 @@ def read_baseline(path: Path) -> Baseline:
     entries = []
     for item in document["findings"]:
         try:
+            count = item.get("count", 1)
+            if type(count) is not int or not 1 <= count <= MAX_COUNT:
+                raise UserError(f"baseline {path}: a finding's count must be a whole number from 1 to "
+                                f"{MAX_COUNT}, got {str(count)[:40]}")
+            symbol = item.get("symbol")
+            if symbol is not None and not isinstance(symbol, str):
+                raise TypeError("symbol")
+            if not all(isinstance(item.get(key, ""), str) for key in ("fingerprint", "code", "path", "context")):
+                raise TypeError("text field")
             entries.append(BaselineEntry(
-                fingerprint=str(item["fingerprint"]), code=str(item["code"]), path=str(item["path"]),
-                symbol=item.get("symbol"), context=str(item.get("context", "")), count=int(item.get("count", 1)),
+                fingerprint=item["fingerprint"], code=item["code"], path=item["path"],
+                symbol=symbol, context=item.get("context", ""), count=count,
             ))
         except (KeyError, TypeError, ValueError, AttributeError):
             raise UserError(not_ours) from None

@@ -1,40 +1,51 @@
-"""Content-hash cache of per-file facts (and parse errors).
+"""Content-hash cache of per-file facts (and parse errors), stored as data only.
 
-Layout under the cache folder (platformdirs' user cache dir, or the one given):
+Layout under the cache folder (platformdirs' user cache dir, or `--cache-dir`):
 
-    v<format>-<tool version>-<code hash>/pack-<roots hash>.pickle
+    v<format>-<tool version>-<code hash>/pack-<roots hash>.jsonl
+    v<format>-<tool version>-<code hash>/result-<roots hash>.json
 
-One pack per set of scanned roots holds two maps: `entries` (content key -> pickled outcome)
-and `index` (path -> size, mtime, identity, key). One file read makes a warm scan fast, and one
-atomic write per scan is far cheaper than a file per source file. The key of an entry is a hash
-of the file's bytes plus what its facts depend on besides the bytes (kind, module name, package
-flag). The folder name carries the tool version and a hash of the scan code, so an upgrade or an
-edited rule starts from a clean cache.
+The cache is never executable: it is JSON, and the only objects it can make are the scan's
+own fact, finding and suppression records, named in a fixed list (`_allowed_classes`) and
+built field by field without running any of their code. A planted, truncated or hand-edited
+file is a cache miss, never a crash and never code that runs (docs/security.md). The scanned
+project's config cannot choose the folder either (`cache-dir` is refused there).
+
+The pack holds two things: `index` (path -> size, mtime, identity, key) and one line per entry
+(content key -> encoded outcome). Entries are decoded only when asked for, and a saved pack
+copies the still-used lines as they are. The key of an entry is a hash of the file's bytes
+plus what its facts depend on besides the bytes (kind, module name, package flag). The folder
+name carries the tool version and a hash of the scan code, so an upgrade or an edited rule
+starts from a clean cache.
 
 The index lets a warm scan skip reading unchanged files; it trusts a file's size and mtime only
 when the mtime is comfortably older than the scan that recorded it (as git does for "racily
 clean" files), so a file rewritten within the same clock tick is re-read and re-hashed.
 Cross-module rules stay correct because resolution and rules always re-run over the facts.
 
-Beside the pack, `result-<roots hash>.pickle` remembers the last scan's whole result under a
-signature of the tree (every file's path, kind, size and mtime, the scanned PATHs and the working
-directory). Findings are a pure function of those files and the scan code, so when nothing at all
-changed the result is reused without loading any facts; any change falls back to the pack.
+`result-…json` remembers the last scan's whole result under a signature of the tree (every
+file's path, kind, size and mtime, the scanned PATHs and the working directory). Findings are
+a pure function of those files and the scan code, so when nothing at all changed the result is
+reused without loading any facts; any change falls back to the pack.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import enum
 import hashlib
+import json
 import os
-import pickle
 import tempfile
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from autogen_doctor import __version__
 
-FORMAT = 2
+FORMAT = 3
+# A pack or result file larger than this is not read (a planted file must not exhaust memory).
+MAX_CACHE_FILE_BYTES = 512 * 1024 * 1024
 _RACY_NS = 2_000_000_000
 
 
@@ -89,6 +100,296 @@ def entry_key(data: bytes, kind: str, module_name: str, is_package: bool) -> str
     return digest.hexdigest()
 
 
+class CacheFormatError(ValueError):
+    """An encoded value that this build did not write (planted, corrupt or from another build)."""
+
+
+class Unencodable(TypeError):
+    """A value of a type the cache does not store; the outcome is simply not cached."""
+
+
+# Leading tag of every encoded container; a record of class N in `_allowed_classes()` is
+# tagged _FIRST_CLASS + N. Strings, numbers, booleans and None are stored as themselves.
+# (The empty tuple is written as a bare `[]`.)
+_TUPLE, _LIST, _FROZENSET, _SET, _DICT, _REF = range(6)
+_FIRST_CLASS = 6
+
+# Modules whose records a pack may hold: facts, deployment facts, findings, suppressions and
+# the engine's per-file outcome. Nothing else can come out of a cache file.
+_RECORD_MODULES = (
+    "autogen_doctor.scan.facts",
+    "autogen_doctor.scan.deploy.facts",
+    "autogen_doctor.scan.deploy.commands",
+    "autogen_doctor.scan.findings",
+    "autogen_doctor.scan.suppress",
+    "autogen_doctor.scan.engine",
+)
+# A remembered result holds findings and suppressions only; its smaller table keeps a warm
+# scan from importing the fact and deployment modules at all.
+_RESULT_MODULES = ("autogen_doctor.scan.findings", "autogen_doctor.scan.suppress")
+
+
+def _is_record_class(value: Any) -> bool:
+    if not isinstance(value, type):
+        return False
+    if issubclass(value, enum.Enum):
+        return True
+    if dataclasses.is_dataclass(value):
+        return True
+    return issubclass(value, tuple) and isinstance(getattr(value, "_fields", None), tuple)
+
+
+@lru_cache(maxsize=None)
+def _allowed_classes(modules: tuple[str, ...] = _RECORD_MODULES) -> tuple[type, ...]:
+    """Every class a cache file may name, in a fixed order (their tags)."""
+    import importlib
+
+    found: dict[str, type] = {}
+    for module_name in modules:
+        module = importlib.import_module(module_name)
+        for value in vars(module).values():
+            if _is_record_class(value) and value.__module__ == module_name:
+                found[f"{module_name}.{value.__qualname__}"] = value
+    return tuple(found[name] for name in sorted(found))
+
+
+@lru_cache(maxsize=None)
+def _class_tags(modules: tuple[str, ...] = _RECORD_MODULES) -> dict[type, int]:
+    return {cls: _FIRST_CLASS + position for position, cls in enumerate(_allowed_classes(modules))}
+
+
+@lru_cache(maxsize=None)
+def _class_table_id(modules: tuple[str, ...] = _RECORD_MODULES) -> str:
+    """A hash of the class list and their fields: a file written by another layout is ignored."""
+    digest = hashlib.blake2b(digest_size=10)
+    for cls in _allowed_classes(modules):
+        digest.update(f"{cls.__module__}.{cls.__qualname__}:{','.join(_field_names(cls))}\n".encode())
+    return digest.hexdigest()
+
+
+def _field_names(cls: type) -> tuple[str, ...]:
+    if issubclass(cls, enum.Enum):
+        return ("value",)
+    if dataclasses.is_dataclass(cls):
+        return tuple(item.name for item in dataclasses.fields(cls))
+    return tuple(cls._fields)
+
+
+_SCALARS = frozenset({str, int, bool, float, type(None)})
+
+
+def _encoder(modules: tuple[str, ...] = _RECORD_MODULES) -> Callable[[Any], Any]:
+    """A function that turns an outcome into JSON-ready lists; Unencodable for a type the cache
+    does not store. A record met twice is written once (`_REF`). (A closure over locals: it
+    runs once per container of every file a cold scan parses.)"""
+    from operator import attrgetter
+
+    shapes: dict[type, tuple[int, str, Any]] = {}
+    for cls, tag in _class_tags(modules).items():
+        names = _field_names(cls)
+        if issubclass(cls, enum.Enum):
+            shapes[cls] = (tag, "enum", None)
+        elif issubclass(cls, tuple):
+            shapes[cls] = (tag, "tuple", None)
+        else:  # attrgetter of several names returns a tuple; of one, the bare value
+            getter = attrgetter(*names) if len(names) > 1 else (lambda value, name=names[0]: (getattr(value, name),))
+            shapes[cls] = (tag, "object", getter)
+    scalars = _SCALARS
+    empty = ()  # CPython's one empty tuple: most containers in facts are it
+    seen: dict[int, int] = {}
+    count = 0
+
+    def encode(value: Any) -> Any:
+        nonlocal count
+        kind = type(value)
+        if kind is tuple:
+            # The empty tuple is most of all containers in facts: `[]` stands for it, and the
+            # decoder makes it without a call.
+            if not value:
+                return []
+            return [_TUPLE, *[item if type(item) in scalars else [] if item is empty else encode(item)
+                              for item in value]]
+        if kind in scalars:
+            return value  # NaN and infinities are refused later by json.dumps(allow_nan=False)
+        shape = shapes.get(kind)
+        if shape is not None:
+            known = seen.get(id(value))
+            if known is not None:
+                return [_REF, known]
+            tag, how, fields = shape
+            if how == "tuple":
+                encoded = [tag, *[item if type(item) in scalars else [] if item is empty else encode(item)
+                                  for item in value]]
+            elif how == "enum":
+                encoded = [tag, encode(value.value)]
+            else:
+                encoded = [tag, *[item if type(item) in scalars else [] if item is empty else encode(item)
+                                  for item in fields(value)]]
+            seen[id(value)] = count
+            count += 1
+            return encoded
+        if kind is list:
+            return [_LIST, *[item if type(item) in scalars else [] if item is empty else encode(item)
+                             for item in value]]
+        if kind is frozenset or kind is set:
+            return [_FROZENSET if kind is frozenset else _SET,
+                    *[item if type(item) in scalars else [] if item is empty else encode(item)
+                      for item in value]]
+        if kind is dict:
+            flat: list[Any] = [_DICT]
+            for key, item in value.items():
+                flat.append(key if type(key) in scalars else encode(key))
+                flat.append(item if type(item) in scalars else [] if item is empty else encode(item))
+            return flat
+        raise Unencodable(f"{kind.__module__}.{kind.__qualname__}")
+
+    return encode
+
+
+@lru_cache(maxsize=None)
+def _class_shapes(modules: tuple[str, ...] = _RECORD_MODULES) -> tuple[tuple[type, int, str, tuple[str, ...]], ...]:
+    """Per tag offset: (class, field count, how it is built, field names)."""
+    shapes = []
+    for cls in _allowed_classes(modules):
+        names = _field_names(cls)
+        how = "enum" if issubclass(cls, enum.Enum) else "tuple" if issubclass(cls, tuple) else "object"
+        shapes.append((cls, len(names), how, names))
+    return tuple(shapes)
+
+
+def _decoder(modules: tuple[str, ...] = _RECORD_MODULES) -> Callable[[list], Any]:
+    """A function that rebuilds what `_encoder` wrote, accepting nothing else (CacheFormatError).
+
+    Records are made with `tuple.__new__` or `object.__new__` plus attribute stores: no
+    constructor, `__post_init__`, `__setstate__` or other code of theirs runs. (A closure over
+    locals: this runs once per container of every cached file, so attribute lookups count.)
+    """
+    shapes = _class_shapes(modules)
+    shape_count = len(shapes)
+    records: list[Any] = []
+    remember = records.append
+    new_tuple = tuple.__new__
+    new_object = object.__new__
+    set_attribute = object.__setattr__
+
+    def record(position: int, values: list[Any]) -> Any:
+        if position >= shape_count:
+            raise CacheFormatError("unknown record class")
+        cls, count, how, names = shapes[position]
+        if len(values) != count:
+            raise CacheFormatError(f"{cls.__qualname__}: wrong number of fields")
+        if how == "tuple":
+            made = new_tuple(cls, values)
+        elif how == "enum":
+            try:
+                made = cls(values[0])  # a lookup among the members; never creates one
+            except (ValueError, TypeError):
+                raise CacheFormatError("unknown enum value") from None
+        else:
+            made = new_object(cls)
+            for name, value in zip(names, values):
+                set_attribute(made, name, value)
+        remember(made)
+        return made
+
+    def decode(node: list) -> Any:
+        # Scalars never come here (callers test for list); `[]` is the empty tuple.
+        tag = node[0]
+        if type(tag) is not int:
+            raise CacheFormatError("untagged list")
+        values = [(decode(item) if item else ()) if type(item) is list else item for item in node[1:]]
+        if tag >= _FIRST_CLASS:
+            position = tag - _FIRST_CLASS
+            if position < shape_count:
+                cls, count, how, _ = shapes[position]
+                if how == "tuple" and len(values) == count:
+                    made = new_tuple(cls, values)
+                    remember(made)
+                    return made
+            return record(position, values)
+        if tag == _TUPLE:
+            return tuple(values)
+        if tag == _LIST:
+            return values
+        if tag == _FROZENSET:
+            return frozenset(values)
+        if tag == _REF:
+            if len(values) != 1 or type(values[0]) is not int or not 0 <= values[0] < len(records):
+                raise CacheFormatError("bad reference")
+            return records[values[0]]
+        if tag == _SET:
+            return set(values)
+        if tag == _DICT:
+            if len(values) % 2:
+                raise CacheFormatError("odd dict")
+            return dict(zip(values[::2], values[1::2]))
+        raise CacheFormatError("unknown tag")
+
+    return decode
+
+
+def _no_objects(pairs: list) -> Any:
+    raise CacheFormatError("the cache never holds JSON objects")
+
+
+def encode_outcome(value: Any, modules: tuple[str, ...] = _RECORD_MODULES) -> str:
+    """`value` as one line of JSON; Unencodable when it holds a type the cache does not store."""
+    return json.dumps(_encoder(modules)(value), separators=(",", ":"), allow_nan=False)
+
+
+def decode_outcome(text: str | bytes, modules: tuple[str, ...] = _RECORD_MODULES) -> Any:
+    """The value `encode_outcome` wrote; CacheFormatError for anything else."""
+    try:
+        document = json.loads(text, object_pairs_hook=_no_objects)
+        if type(document) is not list:
+            return document
+        return _decoder(modules)(document) if document else ()
+    except CacheFormatError:
+        raise
+    except (ValueError, TypeError, RecursionError, MemoryError, AttributeError) as error:
+        raise CacheFormatError(f"not a cache entry ({type(error).__name__})") from None
+
+
+def _read_limited(path: Path) -> bytes:
+    """A cache file's bytes; OSError for anything but a regular file under the size limit."""
+    import stat as stat_module
+
+    handle = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0))
+    try:
+        info = os.fstat(handle)
+        if not stat_module.S_ISREG(info.st_mode) or info.st_size > MAX_CACHE_FILE_BYTES:
+            raise OSError("not a regular cache file")
+        chunks = []
+        remaining = info.st_size + 1
+        while remaining > 0:
+            chunk = os.read(handle, min(remaining, 1 << 24))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            remaining -= len(chunk)
+        data = b"".join(chunks)
+        if len(data) > MAX_CACHE_FILE_BYTES:
+            raise OSError("cache file too large")
+        return data
+    finally:
+        os.close(handle)
+
+
+def _atomic_write(directory: Path, final: Path, prefix: str, data: bytes) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=directory, prefix=prefix)
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+        os.replace(temporary, final)
+    except BaseException:
+        try:
+            os.unlink(temporary)
+        except OSError:
+            pass
+        raise
+
+
 class FactsCache:
     """Reads and writes the pack; every failure degrades to a cache miss."""
 
@@ -97,22 +398,42 @@ class FactsCache:
         self.root = base / f"v{FORMAT}-{__version__}-{code_hash()}"
         roots_id = hashlib.blake2b("\0".join(sorted(str(root) for root in roots)).encode(),
                                    digest_size=8).hexdigest()
-        self.pack_path = self.root / f"pack-{roots_id}.pickle"
+        self.pack_path = self.root / f"pack-{roots_id}.jsonl"
+        # key -> the entry's encoded line (decoded only when asked for)
         self._entries: dict[str, bytes] | None = None
         self._index: dict[str, tuple] | None = None
         self._new_entries: dict[str, bytes] = {}
 
+    def _header(self, modules: tuple[str, ...] = _RECORD_MODULES) -> bytes:
+        return json.dumps({"tool": "autogen-doctor", "format": FORMAT, "classes": _class_table_id(modules)},
+                          separators=(",", ":")).encode()
+
     def _load(self) -> None:
         if self._entries is not None:
             return
+        self._entries, self._index = {}, {}
         try:
-            with open(self.pack_path, "rb") as handle:
-                pack = pickle.load(handle)
-            self._entries = pack["entries"]
-            self._index = pack["index"]
-            if not isinstance(self._entries, dict) or not isinstance(self._index, dict):
-                raise ValueError("bad pack")
-        except Exception:  # missing, truncated or from an incompatible build: start empty
+            lines = _read_limited(self.pack_path).split(b"\n")
+            if len(lines) < 2 or lines[0] != self._header():
+                return
+            index = json.loads(lines[1])
+            if not isinstance(index, dict):
+                return
+            checked: dict[str, tuple] = {}
+            for path, found in index.items():
+                if (isinstance(found, list) and len(found) == 6 and type(found[0]) is int
+                        and type(found[1]) is int and type(found[2]) is str and type(found[3]) is str
+                        and type(found[4]) is bool and type(found[5]) is str):
+                    size, mtime, kind, module_name, is_package, key = found
+                    checked[path] = (size, mtime, (kind, module_name, is_package), key)
+            entries: dict[str, bytes] = {}
+            for line in lines[2:]:
+                key, tab, encoded = line.partition(b"\t")
+                if tab and len(key) == 40:
+                    entries[key.decode("ascii", "replace")] = encoded
+            self._index = checked
+            self._entries = entries
+        except (OSError, ValueError, RecursionError, MemoryError, UnicodeDecodeError):
             self._entries, self._index = {}, {}
 
     def get(self, key: str) -> Any | None:
@@ -121,16 +442,24 @@ class FactsCache:
         if data is None:
             return None
         try:
-            return pickle.loads(data)
-        except Exception:
+            return decode_outcome(data)
+        except CacheFormatError:
             return None
 
-    def put(self, key: str, value: Any) -> None:
-        self.put_bytes(key, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+    def has(self, key: str) -> bool:
+        """True when the pack (or this scan) holds an entry for `key`."""
+        self._load()
+        return key in self._new_entries or key in self._entries  # type: ignore[operator]
 
-    def put_bytes(self, key: str, data: bytes) -> None:
-        """Remember an already pickled entry; written by `save`."""
-        self._new_entries[key] = data
+    def put(self, key: str, value: Any) -> None:
+        try:
+            self.put_encoded(key, encode_outcome(value))
+        except (Unencodable, ValueError, RecursionError):
+            pass  # not cached: the file is simply parsed again next time
+
+    def put_encoded(self, key: str, text: str | bytes) -> None:
+        """Remember an entry already encoded by `encode_outcome`; written by `save`."""
+        self._new_entries[key] = text.encode() if isinstance(text, str) else text
 
     def lookup(self, path: str, size: int, mtime_ns: int, identity: tuple) -> str | None:
         """The entry key recorded for an unchanged file, or None."""
@@ -139,32 +468,35 @@ class FactsCache:
         if found is None:
             return None
         recorded_size, recorded_mtime, recorded_identity, key = found
-        if recorded_size == size and recorded_mtime == mtime_ns and recorded_identity == identity:
+        if recorded_size == size and recorded_mtime == mtime_ns and tuple(recorded_identity) == tuple(identity):
             return key
         return None
 
     @property
     def result_path(self) -> Path:
-        return self.pack_path.with_name("result-" + self.pack_path.name[len("pack-"):])
+        return self.pack_path.with_name("result-" + self.pack_path.name[len("pack-"):-len(".jsonl")] + ".json")
 
     def load_result(self, signature: str) -> Any | None:
         """The result remembered for exactly this tree, or None."""
         try:
-            with open(self.result_path, "rb") as handle:
-                remembered = pickle.load(handle)
-            if remembered.get("signature") == signature:
-                return remembered["result"]
-        except Exception:  # missing, truncated or from an incompatible build
-            pass
-        return None
+            header, _, rest = _read_limited(self.result_path).partition(b"\n")
+            if header != self._header(_RESULT_MODULES):
+                return None
+            recorded, _, encoded = rest.partition(b"\n")
+            if recorded.decode("ascii", "replace") != signature:
+                return None
+            return decode_outcome(encoded, _RESULT_MODULES)
+        except (OSError, CacheFormatError):
+            return None
 
     def save_result(self, signature: str, result: Any) -> None:
         try:
-            self.root.mkdir(parents=True, exist_ok=True)
-            handle, temporary = tempfile.mkstemp(dir=self.root, prefix=".tmp-result-")
-            with os.fdopen(handle, "wb") as out:
-                pickle.dump({"signature": signature, "result": result}, out, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(temporary, self.result_path)
+            encoded = encode_outcome(result, _RESULT_MODULES).encode()
+        except (Unencodable, ValueError, RecursionError):
+            return
+        try:
+            _atomic_write(self.root, self.result_path, ".tmp-result-",
+                          self._header(_RESULT_MODULES) + b"\n" + signature.encode() + b"\n" + encoded + b"\n")
         except OSError:
             pass
 
@@ -177,15 +509,16 @@ class FactsCache:
         used_keys = {entry[3] for entry in entries_in_use.values()}
         entries = {key: data for key, data in self._entries.items() if key in used_keys}  # type: ignore[union-attr]
         entries.update((key, data) for key, data in self._new_entries.items() if key in used_keys)
-        index = {path: entry for path, entry in entries_in_use.items() if entry[1] < scan_started_ns - _RACY_NS}
+        index = {path: entry for path, entry in entries_in_use.items()
+                 if entry[1] < scan_started_ns - _RACY_NS and entry[3] in entries}
         if entries == self._entries and index == self._index:
             return
+        stats = {path: [size, mtime, identity[0], identity[1], bool(identity[2]), key]
+                 for path, (size, mtime, identity, key) in index.items()}
+        body = [self._header(), json.dumps(stats, separators=(",", ":")).encode()]
+        body.extend(key.encode() + b"\t" + data for key, data in entries.items())
         try:
-            self.root.mkdir(parents=True, exist_ok=True)
-            handle, temporary = tempfile.mkstemp(dir=self.root, prefix=".tmp-pack-")
-            with os.fdopen(handle, "wb") as out:
-                pickle.dump({"entries": entries, "index": index}, out, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(temporary, self.pack_path)
+            _atomic_write(self.root, self.pack_path, ".tmp-pack-", b"\n".join(body) + b"\n")
             self._entries, self._index, self._new_entries = entries, index, {}
         except OSError:
             pass  # a read-only or full disk only makes the next scan slower

@@ -22,12 +22,15 @@ from autogen_doctor.exit_codes import ExitCode, UserError
 from autogen_doctor.scan.findings import Finding, ScanResult, Severity
 from autogen_doctor.scan.options import CommandLine, ScanOptions
 from autogen_doctor.scan.suppress import Suppression, find_suppression, parse_suppressions
+from autogen_doctor.textsafe import escape_text
 
 _AD_CODE_LENGTH = 5
 
 
 def scan_command(
-    paths: Optional[List[Path]] = typer.Argument(None, help="Files or folders to scan (default: .)"),
+    # readable=False: an unreadable file is our one-line error (options.py), not click's usage text.
+    paths: Optional[List[Path]] = typer.Argument(None, help="Files or folders to scan (default: .)",
+                                                 readable=False),
     output_format: Optional[str] = typer.Option(
         None, "--format", help="Output format: text, json, sarif or github. (default: text)"),
     output: Optional[Path] = typer.Option(
@@ -74,7 +77,7 @@ def scan_command(
     if config is not None and no_config:
         raise UserError("--config and --no-config cannot be used together")
     cwd = Path.cwd()
-    rules = load_rules()
+    rules = _LazyRules(load_rules)
     settings = discover_config(cwd, explicit=config, enabled=not no_config)
     command_line = CommandLine(
         paths=list(paths or []), format=output_format, output=output, fail_on=fail_on,
@@ -83,8 +86,41 @@ def scan_command(
         jobs=jobs, cache=cache, cache_dir=cache_dir, report_unused_suppressions=report_unused_suppressions,
         quiet=quiet,
     )
-    options = build_options(command_line, settings, rules.keys(), cwd)
+    options = build_options(command_line, settings, rule_codes(), cwd)
     raise typer.Exit(run_scan(options, rules))
+
+
+def rule_codes() -> list[str]:
+    """Every rule code, read from the rule modules' names (`ad101_….py` is AD101) without
+    importing them: a warm scan whose result is remembered never needs the rules' code."""
+    import pkgutil
+
+    from autogen_doctor.scan import rules as package
+
+    return sorted(module.name[:5].upper() for module in pkgutil.iter_modules(package.__path__)
+                  if module.name[:2] == "ad" and module.name[2:5].isdigit())
+
+
+class _LazyRules(Mapping):
+    """The rule registry, imported on first use (SARIF descriptors need it; text output does not)."""
+
+    def __init__(self, load) -> None:
+        self._load = load
+        self._rules: dict | None = None
+
+    def _loaded(self) -> dict:
+        if self._rules is None:
+            self._rules = self._load()
+        return self._rules
+
+    def __getitem__(self, code: str):
+        return self._loaded()[code]
+
+    def __iter__(self):
+        return iter(self._loaded())
+
+    def __len__(self) -> int:
+        return len(self._loaded())
 
 
 @dataclass
@@ -211,13 +247,33 @@ def _nothing_scanned(result: ScanResult) -> str | None:
     return "no file could be scanned"
 
 
+def _write_report(report, options: ScanOptions, quiet: bool) -> None:
+    """The report to `--output` (with the summary on stderr) or to stdout."""
+    from autogen_doctor.scan.reporters import render
+    from autogen_doctor.scan.reporters.text import render_text, summary_line
+
+    if options.output is not None:
+        text = render(report, options.format, color=False)
+        try:
+            options.output.parent.mkdir(parents=True, exist_ok=True)
+            options.output.write_text(text, encoding="utf-8")
+        except OSError as error:
+            raise UserError(f"cannot write {options.output}: {error.strerror or error}") from None
+        if not quiet:
+            typer.echo(summary_line(report), err=True)
+    elif options.format == "text":
+        sys.stdout.write(render_text(report, color=_use_color(sys.stdout), with_summary=not quiet))
+    else:
+        sys.stdout.write(render(report, options.format))
+    sys.stdout.flush()
+
+
 def run_scan(options: ScanOptions, rules: Mapping) -> int:
     """Scan, filter, report; return the exit code."""
     from autogen_doctor import __version__
     from autogen_doctor.scan.baseline import read_baseline, write_baseline
     from autogen_doctor.scan.engine import scan_paths
-    from autogen_doctor.scan.reporters import Report, render
-    from autogen_doctor.scan.reporters.text import summary_line
+    from autogen_doctor.scan.reporters import Report
 
     baseline = read_baseline(options.baseline) if options.baseline is not None else None
     paths = scannable_paths(options.paths, options.cwd)
@@ -232,7 +288,14 @@ def run_scan(options: ScanOptions, rules: Mapping) -> int:
                             use_cache=options.use_cache, cache_dir=options.cache_dir)
     nothing = _nothing_scanned(result)
     if nothing is not None and not result.errors:
-        raise UserError(f"{nothing} under {', '.join(str(path) for path in options.paths)}")
+        problem = f"{nothing} under {', '.join(str(path) for path in options.paths)}"
+        if options.format == "sarif":
+            # A SARIF upload step runs whatever the scan's exit code: give it a valid file that
+            # says the run failed, rather than no file at all.
+            _write_report(Report(version=__version__, findings=[], errors=[], files_scanned=0, rules=rules,
+                                 fail_on=options.fail_on, cwd=options.cwd, exit_code=int(ExitCode.USAGE),
+                                 problem=problem), options, quiet=True)
+        raise UserError(problem)
 
     suppressions = _suppressions_for(result, {finding.path for finding in result.findings}, options.cwd)
     filtered = filter_findings(result, options, suppressions)
@@ -243,7 +306,7 @@ def run_scan(options: ScanOptions, rules: Mapping) -> int:
             total = sum(entry.count for entry in written.entries)
             where = os.path.relpath(options.write_baseline, options.cwd)
             where = where if not where.startswith("..") else str(options.write_baseline)
-            typer.echo(f"Wrote {total} finding{'s' if total != 1 else ''} to baseline {where}", err=True)
+            typer.echo(f"Wrote {total} finding{'s' if total != 1 else ''} to baseline {escape_text(where)}", err=True)
         return int(ExitCode.OK)
 
     findings = filtered.findings
@@ -267,22 +330,7 @@ def run_scan(options: ScanOptions, rules: Mapping) -> int:
         unused_suppressions=unused, cwd=options.cwd, failing=failing, exit_code=int(exit_code),
     )
 
-    if options.output is not None:
-        text = render(report, options.format, color=False)
-        try:
-            options.output.parent.mkdir(parents=True, exist_ok=True)
-            options.output.write_text(text, encoding="utf-8")
-        except OSError as error:
-            raise UserError(f"cannot write {options.output}: {error.strerror or error}") from None
-        if not options.quiet:
-            typer.echo(summary_line(report), err=True)
-    elif options.format == "text":
-        from autogen_doctor.scan.reporters.text import render_text
-
-        sys.stdout.write(render_text(report, color=_use_color(sys.stdout), with_summary=not options.quiet))
-    else:
-        sys.stdout.write(render(report, options.format))
-    sys.stdout.flush()
+    _write_report(report, options, quiet=options.quiet)
 
     if nothing is not None:
         raise UserError(nothing)

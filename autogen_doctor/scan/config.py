@@ -5,10 +5,15 @@ Discovery walks up from the current directory to the filesystem root and uses th
 `[tool.ruff]`), so a nested package's pyproject without our table does not hide the
 repository's settings. `--config FILE` names the file instead; `--no-config` skips it.
 
-Keys are the scan flags in kebab-case. Paths in the config (`baseline`, `output`,
-`cache-dir`) are relative to the directory holding the config file, and so are
+Keys are the scan flags in kebab-case. Paths in the config (`baseline`, `output`) are
+relative to the directory holding the config file (the project root), and so are
 `per-file-ignores` patterns that contain a `/`. An unknown key or a bad value is one
 clear error line (exit 2), never a silent default.
+
+The config belongs to the scanned repository, so it is untrusted (docs/security.md): its
+paths must stay inside the project root (after symlinks are followed), and `cache-dir` is
+refused there, since the cache folder decides what the scanner loads. The command line
+(`--output`, `--baseline`, `--cache-dir`) may name any place.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from typing import Any, Callable
 
 from autogen_doctor.exit_codes import UserError
 from autogen_doctor.scan.findings import Severity
+from autogen_doctor.scan.paths import read_regular_file
 
 TABLE = "autogen-doctor"
 FORMATS = ("text", "json", "sarif", "github")
@@ -86,8 +92,32 @@ def _positive_int(path: Path, key: str, value: Any) -> int:
     return value
 
 
-def _relative_path(path: Path, key: str, value: Any) -> Path:
-    return (path.parent / _string(path, key, value)).resolve()
+_VCS_DIRS = frozenset({".git", ".hg", ".svn"})
+
+
+def _project_path(path: Path, key: str, value: Any) -> Path:
+    """A path relative to the config's folder that stays inside it once symlinks are followed."""
+    root = path.parent.resolve()
+    text = _string(path, key, value)
+    try:
+        target = (root / text).resolve()
+        target.relative_to(root)
+    except (ValueError, OSError, RuntimeError):
+        raise UserError(f"{_where(path, key)} must name a file inside the project ({root}), got {value!r}; "
+                        f"a repository's config may not write or read outside itself "
+                        f"(use --{key} on the command line for that)") from None
+    if _VCS_DIRS.intersection(target.relative_to(root).parts):
+        # .git/hooks and .git/config are not the repository's to write: a hook overwritten
+        # with report text would run in the next git command.
+        raise UserError(f"{_where(path, key)} may not point into version-control metadata, got {value!r}")
+    return target
+
+
+def _refused(reason: str) -> Callable[[Path, str, Any], Any]:
+    def refuse(path: Path, key: str, value: Any) -> Any:
+        raise UserError(f"{_where(path, key)} is not accepted from a project's config: {reason}")
+
+    return refuse
 
 
 def _per_file_ignores(path: Path, key: str, value: Any) -> list[tuple[str, list[str]]]:
@@ -104,36 +134,38 @@ def _per_file_ignores(path: Path, key: str, value: Any) -> list[tuple[str, list[
 # config key -> (option name, validator)
 _KEYS: dict[str, tuple[str, Callable[[Path, str, Any], Any]]] = {
     "format": ("format", _choice(FORMATS)),
-    "output": ("output", _relative_path),
+    "output": ("output", _project_path),
     "fail-on": ("fail_on", _severity),
     "select": ("select", _string_list),
     "ignore": ("ignore", _string_list),
     "exclude": ("exclude", _string_list),
     "per-file-ignores": ("per_file_ignores", _per_file_ignores),
-    "baseline": ("baseline", _relative_path),
+    "baseline": ("baseline", _project_path),
     "jobs": ("jobs", _positive_int),
     "cache": ("cache", _boolean),
-    "cache-dir": ("cache_dir", _relative_path),
+    # The cache folder decides what the scanner loads: only the command line may choose it.
+    "cache-dir": ("cache_dir", _refused("the repository being scanned must not choose where the "
+                                        "scanner's cache lives; remove the key and give --cache-dir "
+                                        "on the command line instead")),
     "report-unused-suppressions": ("report_unused_suppressions", _boolean),
 }
 
 KNOWN_KEYS: tuple[str, ...] = tuple(_KEYS)
 
 
+MAX_CONFIG_BYTES = 4 * 1024 * 1024
+
+
 def _read_toml(path: Path) -> dict[str, Any]:
+    data = read_regular_file(path, "config file", MAX_CONFIG_BYTES)
     try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
-    except FileNotFoundError:
-        raise UserError(f"config file {path} does not exist") from None
-    except IsADirectoryError:
-        raise UserError(f"config file {path} is a directory") from None
-    except OSError as error:
-        raise UserError(f"cannot read config file {path}: {error.strerror or error}") from None
+        return tomllib.loads(data.decode("utf-8"))
     except tomllib.TOMLDecodeError as error:
         raise UserError(f"{path}: invalid TOML: {error}") from None
-    except UnicodeDecodeError as error:  # TOML is UTF-8 by definition; tomllib decodes and may raise this
+    except UnicodeDecodeError as error:  # TOML is UTF-8 by definition
         raise UserError(f"{path}: invalid TOML: not UTF-8 text (byte {error.start})") from None
+    except (RecursionError, MemoryError):
+        raise UserError(f"{path}: invalid TOML: nested too deeply to read") from None
 
 
 def _our_table(path: Path, document: dict[str, Any]) -> dict[str, Any] | None:
@@ -175,6 +207,7 @@ def find_pyproject(start: Path) -> Path | None:
     """The nearest pyproject.toml at or above `start` that has a `[tool.autogen-doctor]` table."""
     for directory in (start.resolve(), *start.resolve().parents):
         candidate = directory / "pyproject.toml"
+        # Only a regular file: a FIFO or device named pyproject.toml is not a config.
         if candidate.is_file() and _our_table(candidate, _read_toml(candidate)) is not None:
             return candidate
     return None

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from autogen_doctor.scan.cache import FactsCache, entry_key, tree_signature
+from autogen_doctor.scan.cache import FactsCache, Unencodable, encode_outcome, entry_key, tree_signature
 from autogen_doctor.scan.discover import DEPLOY, PYTHON, SourceFile, discover
 from autogen_doctor.scan.facts import ModuleFacts, build_module_facts, module_name_for
 from autogen_doctor.scan.findings import Finding, ScanError, ScanResult, Severity
@@ -54,7 +54,7 @@ def _analyze(job: _Job) -> tuple[FileOutcome, tuple | None, bytes | None]:
     """Read, parse and build facts for one file, through the cache when there is one.
 
     Returns the outcome, the index entry (size, mtime_ns, identity, key) and, for a newly
-    built outcome that should be cached, its pickled bytes.
+    built outcome that should be cached, its cache encoding (data only, see cache.py).
     """
     cache = _CACHES.get(job.cache_dir) if job.cache_dir is not None else None
     try:
@@ -68,19 +68,40 @@ def _analyze(job: _Job) -> tuple[FileOutcome, tuple | None, bytes | None]:
     entry = (stat.st_size, stat.st_mtime_ns, (job.kind, job.module_name, job.is_package), key)
     if cache is not None:
         cached = cache.get(key)
-        if isinstance(cached, FileOutcome):
+        if _is_outcome_for(cached, job.kind):
             return cached, entry, None
     outcome = _build(job, data)
-    packed = pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL) if job.cache_dir is not None else None
-    return outcome, entry, packed
+    encoded = None
+    if job.cache_dir is not None:
+        try:
+            encoded = encode_outcome(outcome).encode()
+        except (Unencodable, ValueError, RecursionError):
+            encoded = None  # not cached: parsed again next time
+    return outcome, entry, encoded
 
 
-def _analyze_in_worker(job: _Job) -> tuple[bytes, tuple | None, bool]:
-    """Pool side of `_analyze`: the outcome is pickled once, here, and sent as bytes."""
-    outcome, entry, packed = _analyze(job)
-    if packed is None:
-        return pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL), entry, False
-    return packed, entry, True
+def _is_outcome_for(value: Any, kind: str) -> bool:
+    """Is a cache entry shaped like an outcome for a file of `kind`? Anything else is a miss
+    (the cache is data from disk: see cache.py)."""
+    if type(value) is not FileOutcome or not isinstance(value.suppressions, list):
+        return False
+    if value.error is not None:
+        return isinstance(value.error, str) and value.facts is None
+    if kind == PYTHON:
+        return isinstance(value.facts, ModuleFacts)
+    from autogen_doctor.scan.deploy.facts import DeployFile
+
+    return isinstance(value.facts, DeployFile)
+
+
+def _analyze_in_worker(job: _Job) -> tuple[bytes, tuple | None, bytes | None]:
+    """Pool side of `_analyze`: the outcome is pickled once, here, and sent as bytes.
+
+    Pickle is only the pipe between this process and its own workers; the cache on disk is
+    never pickle.
+    """
+    outcome, entry, encoded = _analyze(job)
+    return pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL), entry, encoded
 
 
 def _build(job: _Job, data: bytes) -> FileOutcome:
@@ -162,7 +183,7 @@ def analyze_files(files: Sequence[SourceFile], *, jobs: int | None, cache: Facts
                 key = None
             if key is not None:
                 cached = cache.get(key)
-                if isinstance(cached, FileOutcome):
+                if _is_outcome_for(cached, job.kind):
                     outcomes[position] = cached
                     index_updates[job.path] = (stat.st_size, stat.st_mtime_ns, (job.kind, module_name, is_package), key)
                     continue
@@ -180,16 +201,18 @@ def analyze_files(files: Sequence[SourceFile], *, jobs: int | None, cache: Facts
         chunk = max(1, min(32, len(pending) // (workers * 8)))
         with context.Pool(processes=workers, initializer=gc.disable) as pool:
             # imap: the parent unpickles finished files while the workers parse the next ones
-            results = [(pickle.loads(data), entry, data if fresh else None) for data, entry, fresh in
+            results = [(pickle.loads(data), entry, encoded) for data, entry, encoded in
                        pool.imap(_analyze_in_worker, [job for _, job in pending], chunksize=chunk)]
     else:
         results = [_analyze(job) for _, job in pending]
-    for (position, job), (outcome, entry, packed) in zip(pending, results):
+    for (position, job), (outcome, entry, encoded) in zip(pending, results):
         outcomes[position] = outcome
-        if entry is not None:
-            index_updates[job.path] = entry
-            if packed is not None and cache is not None:
-                cache.put_bytes(entry[3], packed)
+        if entry is not None and cache is not None:
+            if encoded is not None:
+                cache.put_encoded(entry[3], encoded)
+                index_updates[job.path] = entry
+            elif cache.has(entry[3]):
+                index_updates[job.path] = entry
     if cache is not None:
         cache.save(index_updates, started_ns)
         _CACHES.pop(str(cache.pack_path), None)
@@ -294,6 +317,45 @@ def _fill_context(findings: list[Finding], files: Sequence[SourceFile]) -> list[
     return filled
 
 
+def _is_plausible_result(value: Any) -> bool:
+    """Is a remembered result made of what reporters expect? A hand-made result file (the
+    cache is data from disk) must be a miss, not a crash in a reporter."""
+    def optional_int(item: Any) -> bool:
+        return item is None or type(item) is int
+
+    if type(value) is not ScanResult or type(value.files_scanned) is not int:
+        return False
+    if not isinstance(value.findings, list) or not isinstance(value.errors, list):
+        return False
+    for finding in value.findings:
+        if type(finding) is not Finding or type(finding.severity) is not Severity:
+            return False
+        if not all(type(text) is str for text in (finding.code, finding.path, finding.message,
+                                                  finding.fix, finding.context)):
+            return False
+        if type(finding.line) is not int or type(finding.column) is not int:
+            return False
+        if not (optional_int(finding.end_line) and optional_int(finding.end_column)
+                and (finding.symbol is None or type(finding.symbol) is str)):
+            return False
+    if not all(type(error) is ScanError and type(error.path) is str and type(error.message) is str
+               for error in value.errors):
+        return False
+    if not isinstance(value.suppressions, dict):
+        return False
+    from autogen_doctor.scan.suppress import Suppression
+
+    for path, items in value.suppressions.items():
+        if type(path) is not str or not isinstance(items, list):
+            return False
+        for item in items:
+            if (type(item) is not Suppression or type(item.line) is not int or type(item.column) is not int
+                    or type(item.kind) is not str or not isinstance(item.codes, frozenset)
+                    or not all(type(code) is str for code in item.codes)):
+                return False
+    return True
+
+
 def scan_paths(paths: Sequence[Path], *, exclude: Sequence[str] = (), jobs: int | None = None,
                use_cache: bool = True, cache_dir: Path | None = None) -> ScanResult:
     """Scan `paths` (files or folders; default the working directory).
@@ -303,15 +365,17 @@ def scan_paths(paths: Sequence[Path], *, exclude: Sequence[str] = (), jobs: int 
     Raises UserError for a PATH that does not exist.
     """
     paths = list(paths) or [Path(".")]
-    files = discover(paths, exclude)
+    problems: list[tuple[str, str]] = []  # folders that could not be listed
+    files = discover(paths, exclude, problems)
     cache = FactsCache(cache_dir, roots=[str(Path(path).resolve()) for path in paths]) if use_cache else None
     signature = None
     if cache is not None:
         # Nothing changed since the last scan of these PATHs: its result is still the answer.
         signature = tree_signature(((str(source.path), source.display, source.kind) for source in files),
-                                   [os.getcwd(), *(str(path) for path in paths)])
+                                   [os.getcwd(), *(str(path) for path in paths),
+                                    *(f"{where}\0{message}" for where, message in problems)])
         remembered = cache.load_result(signature) if signature is not None else None
-        if isinstance(remembered, ScanResult):
+        if _is_plausible_result(remembered):
             return remembered
     # Facts are many small acyclic objects: the cyclic garbage collector would rescan them
     # again and again while they load (most of a warm scan's time), and finds nothing to free.
@@ -331,7 +395,8 @@ def scan_paths(paths: Sequence[Path], *, exclude: Sequence[str] = (), jobs: int 
     findings = _fill_context(findings, files)
     unique = {(f.code, f.path, f.line, f.column, f.symbol): f for f in findings}
     result = ScanResult(findings=sorted(unique.values(), key=Finding.sort_key),
-                        errors=sorted(errors + rule_errors, key=lambda error: error.path),
+                        errors=sorted(errors + rule_errors + [ScanError(where, message) for where, message in problems],
+                                      key=lambda error: error.path),
                         files_scanned=sum(1 for outcome in outcomes if outcome.error is None))
     result.suppressions = {source.display: outcome.suppressions
                            for source, outcome in zip(files, outcomes) if outcome.suppressions}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import io
+import os
 import stat
 import tokenize
 import warnings
@@ -21,22 +22,34 @@ class ParseProblem(Exception):
 
 
 def read_bytes(path: Path) -> bytes:
-    """The file's bytes, or ParseProblem when it is unreadable or too large."""
+    """The file's bytes, or ParseProblem when it is unreadable, not a regular file or too large.
+
+    Opened without blocking and checked on the open handle: a file swapped for a FIFO after
+    discovery is refused, not waited on.
+    """
     try:
-        info = path.stat()
+        handle = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except PermissionError:
+        raise ParseProblem("cannot read file: permission denied") from None
+    except OSError as error:
+        raise ParseProblem(f"cannot read file: {error.strerror or error}") from None
+    try:
+        info = os.fstat(handle)
         if not stat.S_ISREG(info.st_mode):
             raise ParseProblem("not a regular file")
         size = info.st_size
         if size > MAX_FILE_BYTES:
             raise ParseProblem(f"file is {size / 1048576:.1f} MB, over the {MAX_FILE_BYTES // 1048576} MB limit; skipped")
-        with open(path, "rb") as handle:
-            data = handle.read(MAX_FILE_BYTES + 1)
+        with os.fdopen(handle, "rb", closefd=False) as reader:
+            data = reader.read(MAX_FILE_BYTES + 1)
     except ParseProblem:
         raise
     except PermissionError:
         raise ParseProblem("cannot read file: permission denied") from None
     except OSError as error:
         raise ParseProblem(f"cannot read file: {error.strerror or error}") from None
+    finally:
+        os.close(handle)
     if len(data) > MAX_FILE_BYTES:
         raise ParseProblem(f"file is over the {MAX_FILE_BYTES // 1048576} MB limit; skipped")
     return data
@@ -55,8 +68,11 @@ def decode_python(data: bytes) -> str:
         raise ParseProblem(f"cannot decode: {reason}") from None
     try:
         text = data.decode(encoding)
-    except (UnicodeDecodeError, LookupError) as error:
+    except (UnicodeError, LookupError) as error:
+        # UnicodeError too: some codecs (punycode, "undefined") raise it rather than a decode
+        # error, with messages that span lines.
         reason = error.reason if isinstance(error, UnicodeDecodeError) else str(error)
+        reason = " ".join(str(reason).split()) or type(error).__name__
         raise ParseProblem(f"not valid {encoding} text ({reason}); declare the encoding (PEP 263) or fix the file") from None
     if text.startswith("\ufeff"):
         text = text[1:]

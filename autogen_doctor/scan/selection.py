@@ -74,6 +74,19 @@ def codes_match(selectors: Sequence[str], code: str) -> bool:
     return _specificity(selectors, code) >= 0
 
 
+def check_pattern(pattern: str, where: str) -> str:
+    """`pattern` when it is a valid gitignore-style pattern, else a one-line UserError."""
+    try:
+        pathspec.GitIgnoreSpec.from_lines([pattern])
+    except Exception as error:  # pathspec raises its own GitIgnorePatternError (and ValueError)
+        from autogen_doctor.textsafe import escape_text
+
+        reason = " ".join(str(error).split()) or type(error).__name__
+        raise UserError(f"{where}: {pattern!r} is not a valid gitignore-style pattern "
+                        f"({escape_text(reason)})") from None
+    return pattern
+
+
 @dataclass(frozen=True)
 class PerFileIgnore:
     """Ignore `codes` (selectors) in files matching the gitignore-style `pattern`.
@@ -110,7 +123,8 @@ def parse_per_file_ignore_flag(value: str, known_codes: Iterable[str], base_dir:
     if not sep or not pattern.strip() or not codes.strip():
         raise UserError(f"--per-file-ignores: expected PATTERN:CODES such as 'tests/**:AD101', got {value!r}")
     selectors = validate_selectors(split_codes([codes]), known_codes, "--per-file-ignores")
-    return PerFileIgnore(pattern=pattern.strip(), codes=tuple(selectors), base_dir=base_dir)
+    return PerFileIgnore(pattern=check_pattern(pattern.strip(), "--per-file-ignores"), codes=tuple(selectors),
+                         base_dir=base_dir)
 
 
 def at_or_above(finding: Finding, threshold: Severity) -> bool:

@@ -109,3 +109,27 @@ def test_a_named_file_scan_does_not_read_is_left_out(tmp_path):
     write_tree(tmp_path, {"README.md": "# notes\n", "app.py": "x = 1\n"})
     found = discover([tmp_path / "README.md", tmp_path / "app.py"])
     assert [(Path(f.path).name, f.kind) for f in found] == [("app.py", "python")]
+
+
+def test_ignored_folders_are_pruned_without_being_listed(tmp_path):
+    """A git-ignored or excluded folder is never opened: an unreadable one gives no error."""
+    write_tree(tmp_path, {".gitignore": "secret/\n", "app/main.py": "x = 1\n",
+                          "secret/a.py": "x = 1\n", "vendor/b.py": "x = 1\n"})
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "secret").chmod(0)
+    (tmp_path / "vendor").chmod(0)
+    try:
+        problems: list = []
+        found = discover([tmp_path], exclude=["vendor/"], problems=problems)
+    finally:
+        (tmp_path / "secret").chmod(0o755)
+        (tmp_path / "vendor").chmod(0o755)
+    assert names(found, tmp_path) == ["app/main.py"]
+    assert problems == []
+
+
+def test_only_files_scan_reads_are_matched_against_gitignore(tmp_path):
+    write_tree(tmp_path, {".gitignore": "*.py\n!keep.py\n", "keep.py": "x = 1\n", "drop.py": "x = 1\n",
+                          "notes.txt": "hi\n", "deploy/k8s.yaml": "kind: Service\n"})
+    (tmp_path / ".git").mkdir()
+    assert names(discover([tmp_path]), tmp_path) == ["deploy/k8s.yaml", "keep.py"]

@@ -135,7 +135,7 @@ def test_cache_invalidates_on_change_and_cross_module_findings_follow(tmp_path, 
     write_tree(project, SERVICE)
     first = scan_paths([project], cache_dir=cache, jobs=1)
     assert [f.symbol for f in first.findings] == ["sessions"]
-    assert len(list(cache.rglob("pack-*.pickle"))) == 1
+    assert len(list(cache.rglob("pack-*.jsonl"))) == 1
     warm = scan_paths([project], cache_dir=cache, jobs=1)
     assert [f.to_json() for f in warm.findings] == [f.to_json() for f in first.findings]
     # the imported module changes: `sessions` is no longer a container -> finding disappears

@@ -388,3 +388,19 @@ def test_quiet_prints_findings_without_summary(stateful_project):
     assert completed.returncode in (0, 1)
     assert completed.stdout.startswith("app/main.py:")
     assert "Found" not in completed.stdout and completed.stderr == ""
+
+
+def test_an_empty_folder_with_sarif_still_writes_a_valid_sarif_that_says_why(tmp_path):
+    """A code-scanning upload step runs after a failed scan too: it needs a file to upload."""
+    (tmp_path / "README.md").write_text("# nothing to scan\n")
+    report = tmp_path / "out" / "scan.sarif"
+    completed = run_scan(tmp_path, "--format", "sarif", "--output", str(report), "--no-cache")
+    assert completed.returncode == 2
+    assert completed.stderr.strip() == "autogen-doctor: error: no Python or deployment files to scan under ."
+    document = json.loads(report.read_text())
+    jsonschema.validate(document, json.loads(SARIF_SCHEMA.read_text()))
+    invocation = document["runs"][0]["invocations"][0]
+    assert invocation["executionSuccessful"] is False
+    assert [note["message"]["text"] for note in invocation["toolExecutionNotifications"]] == [
+        "no Python or deployment files to scan under ."]
+    assert document["runs"][0]["results"] == []

@@ -183,7 +183,7 @@ def test_baseline_file_is_sorted_and_byte_stable(tmp_path):
 def test_baseline_that_is_a_folder_is_a_plain_one_line_error(tmp_path):
     with pytest.raises(UserError) as caught:
         read_baseline(tmp_path)
-    assert str(caught.value) == f"cannot read baseline {tmp_path}: Is a directory"
+    assert str(caught.value) == f"baseline {tmp_path} is a directory"
 
 
 def test_baseline_paths_are_relative_to_the_baseline_file(tmp_path):
@@ -295,3 +295,12 @@ def test_sarif_is_valid_and_fingerprints_ignore_line_numbers():
                      _finding(code="AD401", severity=Severity.INFO, path="deploy/k8s.yaml", symbol=None, context="replicas: 3")])
     shifted = [result["partialFingerprints"] for result in json.loads(render(after, "sarif"))["runs"][0]["results"]]
     assert shifted == fingerprints
+
+
+def test_rule_codes_from_module_names_match_the_registry():
+    """scan validates --select without importing the rules (start-up): the module names
+    (`ad101_….py`) must keep naming exactly the registered codes."""
+    from autogen_doctor.scan.cli import rule_codes
+    from autogen_doctor.scan.registry import load_rules
+
+    assert rule_codes() == sorted(load_rules())

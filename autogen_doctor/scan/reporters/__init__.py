@@ -56,6 +56,8 @@ class Report:
     # Findings (and unused suppressions, which count as warnings) at or above --fail-on.
     failing: int = 0
     exit_code: int = 0
+    # Why the scan could not do its job (nothing to scan), for formats that carry it (SARIF).
+    problem: str | None = None
 
 
 def summary(report: Report) -> dict:

@@ -4,12 +4,15 @@
 
 Severity error -> `::error`, warning -> `::warning`, info -> `::notice`. Escaping follows
 GitHub's toolkit: `%`, CR and LF in the message; additionally `:` and `,` in properties.
+Text from the scanned tree first goes through `escape_text` (ESC, other controls and bidi
+characters become visible escapes), so an annotation shows what a file really holds.
 """
 
 from __future__ import annotations
 
 from autogen_doctor.scan.findings import Severity
 from autogen_doctor.scan.reporters import Report
+from autogen_doctor.textsafe import escape_text
 
 _COMMAND = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}
 
@@ -23,7 +26,7 @@ def escape_property(text: str) -> str:
 
 
 def _command(kind: str, properties: dict[str, object], message: str) -> str:
-    fields = ",".join(f"{key}={escape_property(str(value))}" for key, value in properties.items()
+    fields = ",".join(f"{key}={escape_property(escape_text(value))}" for key, value in properties.items()
                       if value is not None)
     return f"::{kind} {fields}::{escape_data(message)}"
 
@@ -31,15 +34,16 @@ def _command(kind: str, properties: dict[str, object], message: str) -> str:
 def render_github(report: Report) -> str:
     lines = []
     for finding in report.findings:
-        message = finding.message + (f"\nhelp: {finding.fix}" if finding.fix else "")
+        # The one newline is ours (GitHub shows the hint on its own line); the texts are escaped.
+        message = escape_text(finding.message) + (f"\nhelp: {escape_text(finding.fix)}" if finding.fix else "")
         properties = {"file": finding.path, "line": finding.line, "col": finding.column,
                       "endLine": finding.end_line, "endColumn": finding.end_column, "title": finding.code}
         lines.append(_command(_COMMAND[finding.severity], properties, message))
     for unused in report.unused_suppressions:
         properties = {"file": unused.path, "line": unused.line, "col": unused.column,
                       "title": "unused-suppression"}
-        lines.append(_command("warning", properties, unused.message))
+        lines.append(_command("warning", properties, escape_text(unused.message)))
     for error in report.errors:
         lines.append(_command("error", {"file": error.path, "title": "autogen-doctor"},
-                              f"could not scan: {error.message}"))
+                              f"could not scan: {escape_text(error.message)}"))
     return "".join(line + "\n" for line in lines)

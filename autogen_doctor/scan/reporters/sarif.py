@@ -112,6 +112,9 @@ def render_sarif(report: Report) -> str:
     notifications = [_notification(error.path, error.message, "error", report.cwd) for error in report.errors]
     notifications += [_notification(item.path, item.message, "warning", report.cwd, item.line)
                       for item in report.unused_suppressions]
+    if report.problem is not None:
+        # e.g. nothing to scan: code scanning shows the run failed and why, instead of no file
+        notifications.append({"level": "error", "message": {"text": report.problem}})
     run = {
         "tool": {"driver": {
             "name": "autogen-doctor",
@@ -121,7 +124,8 @@ def render_sarif(report: Report) -> str:
             "rules": [_rule_descriptor(rule) for rule in rules],
         }},
         "originalUriBaseIds": {"%SRCROOT%": {"uri": report.cwd.resolve().as_uri().rstrip("/") + "/"}},
-        "invocations": [{"executionSuccessful": True, "toolExecutionNotifications": notifications}],
+        "invocations": [{"executionSuccessful": report.problem is None,
+                         "toolExecutionNotifications": notifications}],
         "results": results,
     }
     document = {"$schema": SCHEMA_URI, "version": "2.1.0", "runs": [run]}

@@ -4,19 +4,23 @@
       help: keep history in Redis keyed by session id
     app/broken.py: error: invalid syntax (line 3)
     Found 1 finding (1 warning) in 12 files; 1 file could not be scanned.
+
+Everything that comes from the scanned tree (paths, messages and hints that quote names or
+YAML values, error messages) goes through `escape_text`: one finding is one line, and no
+newline, ESC or bidi character from a file reaches the terminal or a CI log (where a line
+starting `::error` would be a GitHub workflow command).
 """
 
 from __future__ import annotations
 
-import io
-
-from rich.console import Console
-from rich.text import Text
-
 from autogen_doctor.scan.findings import Severity
 from autogen_doctor.scan.reporters import Report
+from autogen_doctor.textsafe import escape_text
 
 _SEVERITY_STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
+
+# One line is a list of (text, rich style or ""); rich is imported only to colour them.
+Segments = list[tuple[str, str]]
 
 
 def _plural(count: int, word: str) -> str:
@@ -46,34 +50,20 @@ def summary_line(report: Report) -> str:
     return line + "".join(f"; {extra}" for extra in extras) + "."
 
 
-def text_lines(report: Report) -> list[Text]:
-    """The report as styled lines (plain when printed without colour)."""
-    lines: list[Text] = []
+def text_lines(report: Report) -> list[Segments]:
+    """The report as lines of styled segments (every outside text already escaped)."""
+    lines: list[Segments] = []
     for finding in report.findings:
-        line = Text()
-        line.append(finding.path, style="bold")
-        line.append(f":{finding.line}:{finding.column}: ")
-        line.append(finding.code, style=_SEVERITY_STYLE[finding.severity])
-        line.append(f" {finding.message}")
-        lines.append(line)
+        lines.append([(escape_text(finding.path), "bold"), (f":{finding.line}:{finding.column}: ", ""),
+                      (finding.code, _SEVERITY_STYLE[finding.severity]), (f" {escape_text(finding.message)}", "")])
         if finding.fix:
-            hint = Text("  ")
-            hint.append("help", style="bold cyan")
-            hint.append(f": {finding.fix}")
-            lines.append(hint)
+            lines.append([("  ", ""), ("help", "bold cyan"), (f": {escape_text(finding.fix)}", "")])
     for unused in report.unused_suppressions:
-        line = Text()
-        line.append(unused.path, style="bold")
-        line.append(f":{unused.line}:{unused.column}: ")
-        line.append(unused.message, style="yellow")
-        lines.append(line)
+        lines.append([(escape_text(unused.path), "bold"), (f":{unused.line}:{unused.column}: ", ""),
+                      (escape_text(unused.message), "yellow")])
     for error in report.errors:
-        line = Text()
-        line.append(error.path, style="bold")
-        line.append(": ")
-        line.append("error", style="bold red")
-        line.append(f": {error.message}")
-        lines.append(line)
+        lines.append([(escape_text(error.path), "bold"), (": ", ""), ("error", "bold red"),
+                      (f": {escape_text(error.message)}", "")])
     return lines
 
 
@@ -81,12 +71,20 @@ def render_text(report: Report, color: bool = False, with_summary: bool = True) 
     """Findings, unused suppressions, unscannable files, then the summary line."""
     lines = text_lines(report)
     if with_summary:
-        lines.append(Text(summary_line(report), style="bold"))
+        lines.append([(summary_line(report), "bold")])
     if not color:
-        return "".join(line.plain + "\n" for line in lines)
+        return "".join("".join(text for text, _ in line) + "\n" for line in lines)
+    import io
+
+    from rich.console import Console
+    from rich.text import Text
+
     buffer = io.StringIO()
     console = Console(file=buffer, force_terminal=True, color_system="standard", width=100_000,
                       highlight=False, soft_wrap=True, emoji=False, markup=False)
     for line in lines:
-        console.print(line)
+        styled = Text()
+        for text, style in line:
+            styled.append(text, style=style or None)
+        console.print(styled)
     return buffer.getvalue()
