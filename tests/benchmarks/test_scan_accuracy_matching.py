@@ -1,0 +1,101 @@
+"""The matching rules of benchmarks/scan_accuracy.py, on made-up findings and labels."""
+
+import importlib.util
+import sys
+from pathlib import Path
+
+BENCHMARK = Path(__file__).resolve().parents[2] / "benchmarks" / "scan_accuracy.py"
+
+
+def load_benchmark():
+    spec = importlib.util.spec_from_file_location("scan_accuracy", BENCHMARK)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("scan_accuracy", module)
+    spec.loader.exec_module(module)
+    return module
+
+
+bench = load_benchmark()
+Label, Finding, Clean, Location = bench.Label, bench.Finding, bench.Clean, bench.Location
+
+
+def test_same_path_family_and_near_line_is_a_true_positive():
+    labels = [Label("app.py", 10, "AD1", "sessions dict")]
+    result = bench.match_findings(labels, [Finding("AD101", "app.py", 12)])
+    assert len(result.true_positives) == 1
+    assert not result.false_positives and not result.false_negatives
+
+
+def test_line_outside_tolerance_is_one_miss_and_one_false_alarm():
+    labels = [Label("app.py", 10, "AD1", "sessions dict", tolerance=1)]
+    result = bench.match_findings(labels, [Finding("AD101", "app.py", 12)])
+    assert len(result.false_negatives) == 1
+    assert len(result.false_positives) == 1
+
+
+def test_other_family_or_other_path_does_not_match():
+    labels = [Label("app.py", 10, "AD1", "sessions dict")]
+    findings = [Finding("AD301", "app.py", 10), Finding("AD101", "other.py", 10)]
+    result = bench.match_findings(labels, findings)
+    assert len(result.false_negatives) == 1
+    assert len(result.false_positives) == 2
+
+
+def test_each_label_matches_once_and_the_closest_finding_wins():
+    labels = [Label("app.py", 10, "AD1", "a"), Label("app.py", 14, "AD1", "b")]
+    findings = [Finding("AD101", "app.py", 13), Finding("AD101", "app.py", 11), Finding("AD102", "app.py", 12),
+                Finding("AD101", "app.py", 30)]
+    result = bench.match_findings(labels, findings)
+    matched = {label.reason: finding.line for label, finding in result.true_positives}
+    assert matched == {"a": 11, "b": 13}
+    # A third report next to an already matched problem is a duplicate, one far away a false alarm.
+    assert [finding.line for finding, _label in result.duplicates] == [12]
+    assert [finding.line for finding, _clean in result.false_positives] == [30]
+
+
+def test_also_locations_accept_the_finding_and_extra_reports_are_duplicates():
+    label = Label("routes.py", 5, "AD2", "team built per request",
+                  also=(Location("team.py", 40), Location("team.py", 55)))
+    findings = [Finding("AD201", "team.py", 41), Finding("AD201", "team.py", 55)]
+    result = bench.match_findings([label], findings)
+    assert len(result.true_positives) == 1
+    # The exact location is taken first; the other report of the same problem is a duplicate.
+    assert result.true_positives[0][1].line == 55
+    assert [finding.line for finding, _ in result.duplicates] == [41]
+    assert not result.false_positives
+
+
+def test_false_positive_on_a_clean_place_carries_its_reason():
+    cleans = [Clean("ws.py", 20, "per-connection state")]
+    result = bench.match_findings([], [Finding("AD101", "ws.py", 21), Finding("AD101", "ws.py", 90)], cleans)
+    reasons = [clean.reason if clean else None for _finding, clean in result.false_positives]
+    assert reasons == ["per-connection state", None]
+
+
+def test_code_family_override_moves_a_code_to_another_family():
+    labels = [Label("app.py", 7, "DUMP", "json.dumps(model_dump())")]
+    findings = [Finding("AD299", "app.py", 7)]
+    assert not bench.match_findings(labels, findings).true_positives
+    result = bench.match_findings(labels, findings, code_families={"AD299": "DUMP"})
+    assert len(result.true_positives) == 1
+
+
+def test_summary_adds_counts_before_dividing():
+    good = bench.match_findings([Label("a.py", 1, "AD1", "x")], [Finding("AD101", "a.py", 1)])
+    bad = bench.match_findings([Label("b.py", 1, "AD5", "y")], [Finding("AD301", "b.py", 50)])
+    summary = bench.summarise({"good": good, "bad": bad}, {})
+    assert summary["total"] == {"tp": 1, "fp": 1, "fn": 1, "duplicates": 0, "precision": 0.5, "recall": 0.5}
+    assert summary["families"]["AD3"]["fp"] == 1 and summary["families"]["AD5"]["fn"] == 1
+    assert summary["services"]["bad"]["precision"] == 0.0
+    assert summary["services"]["bad"]["recall"] == 0.0
+
+
+def test_corpus_file_loads_and_every_label_names_a_known_family(tmp_path):
+    services, _codes = bench.load_corpus(bench.DEFAULT_CORPUS)
+    assert services
+    known = {"AD1", "AD2", "AD3", "AD4", "AD5", "AD6", "DUMP"}
+    for service in services:
+        assert len(service.commit) == 40
+        for label in service.labels:
+            assert label.family in known, (service.key, label)
+            assert label.reason and label.line > 0
