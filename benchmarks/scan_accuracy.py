@@ -26,7 +26,8 @@ Matching rules (`match_findings`, pure and unit-tested):
     `[code_families]` in the corpus or `--code-family CODE=FAMILY` names it (the rule for history
     that cannot be saved, `json.dumps(msg.model_dump())`, is family `DUMP` in the labels).
     Deployment findings (AD35x/AD4xx) are matched like all others, by their own family.
-  * A finding matches a label when the path is the same, the family is the same, and the line is
+  * A finding matches a label when the path is the same, the family is the same (and the symbol,
+    when both the label and the finding name one), and the line is
     within the label's tolerance (default 3) of the label's line or of one of its `also`
     locations (other lines where a reader could equally put that finding, e.g. the build line
     and the run line of the same agent). Pairs are taken closest first; each label is matched
@@ -108,6 +109,7 @@ class Finding:
     path: str
     line: int
     message: str = ""
+    symbol: str | None = None
 
 
 @dataclass
@@ -123,6 +125,11 @@ def family_of(code: str, code_families: dict[str, str]) -> str:
     return code_families.get(code, code[:3])
 
 
+def _symbols_agree(label: Label, finding: Finding) -> bool:
+    """A label's `symbol` (e.g. the store's name) must equal the finding's when both are given."""
+    return not (label.symbol and finding.symbol) or label.symbol == finding.symbol
+
+
 def match_findings(labels: list[Label], findings: list[Finding], cleans: list[Clean] = (),
                    code_families: dict[str, str] | None = None) -> MatchResult:
     """Match scan findings to labels with the rules in the module docstring."""
@@ -131,15 +138,17 @@ def match_findings(labels: list[Label], findings: list[Finding], cleans: list[Cl
     pairs = []
     for label_index, label in enumerate(labels):
         for finding_index, finding in enumerate(findings):
-            if families[finding_index] != label.family:
+            if families[finding_index] != label.family or not _symbols_agree(label, finding):
                 continue
             gap = label.distance(finding.path, finding.line)
             if gap is not None:
-                pairs.append((gap, label_index, finding_index))
+                # On equal distance the label's own line wins over its `also` locations.
+                off_primary = not (finding.path == label.path and abs(finding.line - label.line) == gap)
+                pairs.append((gap, off_primary, label_index, finding_index))
     pairs.sort()
     label_taken: dict[int, int] = {}
     finding_taken: set[int] = set()
-    for _gap, label_index, finding_index in pairs:
+    for _gap, _off_primary, label_index, finding_index in pairs:
         if label_index in label_taken or finding_index in finding_taken:
             continue
         label_taken[label_index] = finding_index
@@ -155,11 +164,14 @@ def match_findings(labels: list[Label], findings: list[Finding], cleans: list[Cl
         if finding_index in finding_taken:
             continue
         duplicate_of = None
+        closest = None
         for label_index in label_taken:
             label = labels[label_index]
-            if label.family == families[finding_index] and label.distance(finding.path, finding.line) is not None:
-                duplicate_of = label
-                break
+            if label.family != families[finding_index] or not _symbols_agree(label, finding):
+                continue
+            gap = label.distance(finding.path, finding.line)
+            if gap is not None and (closest is None or gap < closest):
+                duplicate_of, closest = label, gap
         if duplicate_of is not None:
             result.duplicates.append((finding, duplicate_of))
             continue
@@ -294,7 +306,8 @@ def run_scan(root: Path, subdir: str, exclude: tuple[str, ...] = ()) -> tuple[li
     except json.JSONDecodeError:
         return [], [f"scan exited {done.returncode}: {done.stderr.strip()[:300]}"]
     findings = [Finding(code=item["code"], path=_relative(item["path"], root), line=int(item["line"]),
-                        message=item.get("message", "")) for item in report.get("findings", [])]
+                        message=item.get("message", ""), symbol=item.get("symbol"))
+                for item in report.get("findings", [])]
     errors = [f"{_relative(item['path'], root)}: {item['message']}" for item in report.get("errors", [])]
     return findings, errors
 

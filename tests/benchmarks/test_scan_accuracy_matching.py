@@ -99,3 +99,13 @@ def test_corpus_file_loads_and_every_label_names_a_known_family(tmp_path):
         for label in service.labels:
             assert label.family in known, (service.key, label)
             assert label.reason and label.line > 0
+
+
+def test_symbol_keeps_two_adjacent_stores_apart():
+    labels = [Label("r.py", 90, "AD1", "orchestrators", symbol="active_orchestrators"),
+              Label("r.py", 93, "AD1", "session data", symbol="session_storage")]
+    findings = [Finding("AD101", "r.py", 93, symbol="session_storage"),
+                Finding("AD101", "r.py", 91, symbol="active_orchestrators")]
+    result = bench.match_findings(labels, findings)
+    assert {label.symbol: finding.line for label, finding in result.true_positives} == {
+        "active_orchestrators": 91, "session_storage": 93}
