@@ -407,7 +407,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--show-misses", action="store_true", help="list every FN, FP and duplicate")
     args = parser.parse_args(argv)
 
-    services, code_families = load_corpus(args.corpus)
+    try:
+        services, code_families = load_corpus(args.corpus)
+    except (OSError, tomllib.TOMLDecodeError, KeyError, ValueError) as error:
+        print(f"scan_accuracy: error: cannot read corpus {args.corpus}: {error}", file=sys.stderr)
+        return 2
     for item in args.code_family:
         code, _, family = item.partition("=")
         code_families[code.strip()] = family.strip()
@@ -436,7 +440,12 @@ def main(argv: list[str] | None = None) -> int:
                 if git_dir is not None:
                     root = workspace / service.key.replace("/", "__").replace(":", "__")
                     root.mkdir(parents=True)
-                    export_service(git_dir, service, root, warn)
+                    try:
+                        export_service(git_dir, service, root, warn)
+                    except (RuntimeError, ValueError, OSError) as error:
+                        warn(f"{service.repo}: cannot export {service.subdir}: {error}; skipped")
+                        skipped.append(service.key)
+                        continue
             if root is None:
                 warn(f"{service.repo}: no checkout or mirror found; skipped")
                 skipped.append(service.key)
@@ -450,6 +459,10 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         shutil.rmtree(workspace, ignore_errors=True)
 
+    if not results:
+        print("scan_accuracy: error: none of the corpus repositories was found; fetch them first "
+              "(see benchmarks/accuracy/README.md) and pass --checkouts or --mirrors", file=sys.stderr)
+        return 2
     summary = summarise(results, code_families)
     if args.json:
         def label_json(label: Label) -> dict:

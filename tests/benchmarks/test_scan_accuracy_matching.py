@@ -109,3 +109,66 @@ def test_symbol_keeps_two_adjacent_stores_apart():
     result = bench.match_findings(labels, findings)
     assert {label.symbol: finding.line for label, finding in result.true_positives} == {
         "active_orchestrators": 91, "session_storage": 93}
+
+
+SERVICE_CODE = '''from fastapi import FastAPI
+
+app = FastAPI()
+sessions = {}
+
+
+@app.post("/chat")
+async def chat(session_id: str, message: str):
+    sessions.setdefault(session_id, []).append(message)
+    return {"turns": len(sessions[session_id])}
+'''
+
+
+def _git(*args, cwd):
+    import subprocess
+    subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True,
+                   env={"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.invalid",
+                        "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.invalid",
+                        "HOME": str(cwd), "PATH": __import__("os").environ["PATH"]})
+
+
+def _make_repo(folder):
+    folder.mkdir(parents=True)
+    (folder / "svc").mkdir()
+    (folder / "svc" / "main.py").write_text(SERVICE_CODE)
+    (folder / "README.md").write_text("not scanned\n")
+    _git("init", "-q", cwd=folder)
+    _git("add", ".", cwd=folder)
+    _git("commit", "-q", "-m", "service", cwd=folder)
+    import subprocess
+    return subprocess.run(["git", "-C", str(folder), "rev-parse", "HEAD"], capture_output=True,
+                          text=True, check=True).stdout.strip()
+
+
+def test_export_service_writes_only_the_service_folder_at_the_commit(tmp_path):
+    commit = _make_repo(tmp_path / "src")
+    service = bench.Service("me/demo", commit, "svc", [], [])
+    target = tmp_path / "out"
+    target.mkdir()
+    bench.export_service(tmp_path / "src" / ".git", service, target, warn=lambda text: None)
+    assert (target / "svc" / "main.py").read_text() == SERVICE_CODE
+    assert not (target / "README.md").exists()
+
+
+def test_end_to_end_counts_a_real_scan_finding_against_the_labels(tmp_path, capsys):
+    checkouts = tmp_path / "checkouts"
+    commit = _make_repo(checkouts / "me__demo")
+    corpus = tmp_path / "corpus.toml"
+    corpus.write_text(
+        "[[service]]\n"
+        f'repo = "me/demo"\ncommit = "{commit}"\nsubdir = "svc"\n'
+        "[[service.label]]\n"
+        'path = "svc/main.py"\nline = 10\nfamily = "AD1"\nreason = "sessions dict written per request"\n'
+        "[[service.label]]\n"
+        'path = "svc/main.py"\nline = 10\nfamily = "AD5"\nreason = "made-up label the scan cannot match"\n'
+    )
+    assert bench.main(["--corpus", str(corpus), "--checkouts", str(checkouts), "--json"]) == 0
+    report = __import__("json").loads(capsys.readouterr().out)
+    total = report["summary"]["total"]
+    assert (total["tp"], total["fn"]) == (1, 1)
+    assert report["misses"]["me/demo:svc"]["false_negatives"][0]["family"] == "AD5"
