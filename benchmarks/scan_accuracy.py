@@ -394,6 +394,17 @@ def print_misses(results: dict[str, MatchResult], out) -> None:
                   f"{label.path}:{label.line})", file=out)
 
 
+def print_fetch_commands(services: list[Service], folder: Path, out) -> None:
+    """Shell commands that clone each corpus repository once and check out its labelled commit."""
+    seen: dict[str, str] = {}
+    for service in services:
+        seen.setdefault(service.repo, service.commit)
+    for repo, commit in seen.items():
+        target = folder / repo.replace("/", "__")
+        print(f"git clone --filter=blob:none https://github.com/{repo}.git {target} && "
+              f"git -C {target} checkout --quiet {commit}", file=out)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
@@ -405,6 +416,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="count findings of CODE in FAMILY (e.g. the unsaveable-history rule in DUMP)")
     parser.add_argument("--json", action="store_true", help="print the summary and misses as JSON")
     parser.add_argument("--show-misses", action="store_true", help="list every FN, FP and duplicate")
+    parser.add_argument("--print-fetch", metavar="DIR", type=Path,
+                        help="print the git commands that check every corpus repository out under DIR "
+                             "(for --checkouts DIR) and exit; nothing is run")
     args = parser.parse_args(argv)
 
     try:
@@ -417,6 +431,9 @@ def main(argv: list[str] | None = None) -> int:
         code_families[code.strip()] = family.strip()
     if args.only:
         services = [s for s in services if any(word in s.key for word in args.only)]
+    if args.print_fetch:
+        print_fetch_commands(services, args.print_fetch, sys.stdout)
+        return 0
 
     def warn(text: str) -> None:
         print(f"warning: {text}", file=sys.stderr)
