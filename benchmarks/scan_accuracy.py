@@ -1,8 +1,8 @@
 """How accurate is `autogen-doctor scan` on real AutoGen services? Precision and recall per repo.
 
-    python benchmarks/scan_accuracy.py                         # repos from /work/.mirror-style git dirs
+    python benchmarks/scan_accuracy.py --print-fetch ~/src/corpus   # git commands to fetch the corpus
     python benchmarks/scan_accuracy.py --checkouts ~/src/corpus --show-misses
-    python benchmarks/scan_accuracy.py --json > accuracy.json
+    python benchmarks/scan_accuracy.py --json > accuracy.json     # repos from /work/.mirror git dirs
 
 The corpus (`benchmarks/accuracy/corpus.toml`) lists public repositories by name and commit,
 the folder of each service to scan, and what a careful reader found there: *labels* (a state-loss
@@ -18,8 +18,9 @@ Where the repositories come from (first that applies):
     a partial snapshot skipped.
 
 Each service is scanned with `python -m autogen_doctor scan <subdir> --format json --no-cache
---no-config` in a subprocess whose working directory is the repository root, so finding paths
-are repository-relative like the labels, and PYTHONPATH picks the tree under test.
+--no-config` (plus the service's `--exclude` globs) in a subprocess whose working directory is
+the repository root, so finding paths are repository-relative like the labels, and PYTHONPATH
+(default: the checkout this script is in) picks the tree under test.
 
 Matching rules (`match_findings`, pure and unit-tested):
   * A finding's family is the first three characters of its code (`AD101` -> `AD1`), unless
@@ -39,7 +40,7 @@ Matching rules (`match_findings`, pure and unit-tested):
   * Every other finding is a false positive (FP). When it falls on a labelled clean place
     (same path, line within tolerance, any family) the clean place's reason is shown with it.
   * precision = TP / (TP + FP), recall = TP / (TP + FN); a ratio with a zero denominator is
-    shown as `-` and left out of nothing (totals add the counts, then divide).
+    shown as `-`. Family and total rows add the counts first, then divide.
 """
 
 from __future__ import annotations
@@ -54,6 +55,8 @@ import tempfile
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from autogen_doctor.textsafe import escape_text
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_CORPUS = HERE / "accuracy" / "corpus.toml"
@@ -70,7 +73,7 @@ class Location:
 
 @dataclass
 class Label:
-    """A problem a careful reader found (or, with `clean=True`, a place that must stay silent)."""
+    """A problem a careful reader found: where, which family, why, and where else it may be reported."""
 
     path: str
     line: int
@@ -97,6 +100,8 @@ class Label:
 
 @dataclass(frozen=True)
 class Clean:
+    """A place that looks suspicious but is fine; only used to explain false positives."""
+
     path: str
     line: int
     reason: str
@@ -105,6 +110,8 @@ class Clean:
 
 @dataclass(frozen=True)
 class Finding:
+    """The part of a scan finding the matcher needs."""
+
     code: str
     path: str
     line: int
@@ -114,6 +121,8 @@ class Finding:
 
 @dataclass
 class MatchResult:
+    """One service's labels and findings sorted into TP, FN, FP and duplicates."""
+
     true_positives: list[tuple[Label, Finding]] = field(default_factory=list)
     false_negatives: list[Label] = field(default_factory=list)
     false_positives: list[tuple[Finding, Clean | None]] = field(default_factory=list)
@@ -186,6 +195,8 @@ def match_findings(labels: list[Label], findings: list[Finding], cleans: list[Cl
 
 @dataclass
 class Service:
+    """One service of the corpus: where it lives, what to scan, what a reader found there."""
+
     repo: str
     commit: str
     subdir: str
@@ -386,12 +397,13 @@ def print_misses(results: dict[str, MatchResult], out) -> None:
         for label in result.false_negatives:
             print(f"  FN  {label.family:<5} {label.path}:{label.line}  {label.reason}", file=out)
         for finding, clean in result.false_positives:
+            # Finding text comes from scanned repositories: escape it before it reaches a terminal.
             why = f"  [clean: {clean.reason}]" if clean else ""
-            print(f"  FP  {finding.code:<5} {finding.path}:{finding.line}  {finding.message[:160]}{why}",
-                  file=out)
+            print(f"  FP  {escape_text(finding.code):<5} {escape_text(finding.path)}:{finding.line}  "
+                  f"{escape_text(finding.message[:160])}{why}", file=out)
         for finding, label in result.duplicates:
-            print(f"  dup {finding.code:<5} {finding.path}:{finding.line}  (same problem as "
-                  f"{label.path}:{label.line})", file=out)
+            print(f"  dup {escape_text(finding.code):<5} {escape_text(finding.path)}:{finding.line}  "
+                  f"(same problem as {label.path}:{label.line})", file=out)
 
 
 def print_fetch_commands(services: list[Service], folder: Path, out) -> None:
@@ -503,7 +515,7 @@ def main(argv: list[str] | None = None) -> int:
         print("\nfiles the scan could not read:")
         for key, errors in scan_errors.items():
             for error in errors:
-                print(f"  {key}: {error}")
+                print(f"  {key}: {escape_text(error)}")
     if args.show_misses:
         print_misses(results, sys.stdout)
     return 0
