@@ -94,11 +94,18 @@ def test_corpus_file_loads_and_every_label_names_a_known_family(tmp_path):
     services, _codes = bench.load_corpus(bench.DEFAULT_CORPUS)
     assert services
     known = {"AD1", "AD2", "AD3", "AD4", "AD5", "AD6", "DUMP"}
+    keys = [service.key for service in services]
+    assert len(keys) == len(set(keys)), "each service (repo + subdir) is listed once"
     for service in services:
         assert len(service.commit) == 40
+        places = [(label.path, label.line, label.family) for label in service.labels]
+        assert len(places) == len(set(places)), f"{service.key}: one label per place and family"
         for label in service.labels:
             assert label.family in known, (service.key, label)
             assert label.reason and label.line > 0
+            # Labels point into the scanned folder, where the scan can report them.
+            folder = "" if service.subdir in ("", ".") else service.subdir.rstrip("/") + "/"
+            assert label.path.startswith(folder), (service.key, label.path)
 
 
 def test_symbol_keeps_two_adjacent_stores_apart():
