@@ -406,6 +406,61 @@ def print_misses(results: dict[str, MatchResult], out) -> None:
                   f"(same problem as {label.path}:{label.line})", file=out)
 
 
+def build_report(summary: dict, results: dict[str, MatchResult], scan_errors: dict[str, list[str]],
+                 skipped: list[str]) -> dict:
+    """The `--json` document: the summary plus every miss, so two runs can be compared."""
+    def label_json(label: Label) -> dict:
+        return {"path": label.path, "line": label.line, "family": label.family, "reason": label.reason}
+
+    def finding_json(finding: Finding) -> dict:
+        return {"code": finding.code, "path": finding.path, "line": finding.line, "message": finding.message}
+
+    misses = {key: {"false_negatives": [label_json(label) for label in result.false_negatives],
+                    "false_positives": [{**finding_json(finding), "clean": clean.reason if clean else None}
+                                        for finding, clean in result.false_positives],
+                    "duplicates": [{**finding_json(finding), "of": label_json(label)}
+                                   for finding, label in result.duplicates]}
+              for key, result in results.items()}
+    return {"summary": summary, "misses": misses, "scan_errors": scan_errors, "skipped": skipped}
+
+
+def compare_reports(previous: dict, current: dict) -> dict:
+    """What changed between two `--json` reports: totals, labels found or lost, false alarms."""
+    def label_keys(report: dict, key: str) -> set[str]:
+        return {f"{label['family']} {label['path']}:{label['line']}"
+                for label in report.get("misses", {}).get(key, {}).get("false_negatives", [])}
+
+    def alarm_keys(report: dict, key: str) -> set[str]:
+        return {f"{finding['code']} {finding['path']}:{finding['line']}"
+                for finding in report.get("misses", {}).get(key, {}).get("false_positives", [])}
+
+    services = {}
+    for key in sorted(set(previous.get("misses", {})) | set(current.get("misses", {}))):
+        if key not in previous.get("misses", {}) or key not in current.get("misses", {}):
+            continue  # a service measured only once has nothing to compare
+        entry = {"now_found": sorted(label_keys(previous, key) - label_keys(current, key)),
+                 "now_missed": sorted(label_keys(current, key) - label_keys(previous, key)),
+                 "new_false_positives": sorted(alarm_keys(current, key) - alarm_keys(previous, key)),
+                 "gone_false_positives": sorted(alarm_keys(previous, key) - alarm_keys(current, key))}
+        if any(entry.values()):
+            services[key] = entry
+    before, after = previous.get("summary", {}).get("total", {}), current["summary"]["total"]
+    return {"total_before": before, "total_after": after, "services": services}
+
+
+def print_changes(changes: dict, out) -> None:
+    before, after = changes["total_before"], changes["total_after"]
+    print(f"\nchanges against the previous report: precision {_fmt(before.get('precision'))} -> "
+          f"{_fmt(after['precision'])}, recall {_fmt(before.get('recall'))} -> {_fmt(after['recall'])}",
+          file=out)
+    for key, entry in changes["services"].items():
+        print(f"  {key}", file=out)
+        for title, field_name in (("found now", "now_found"), ("missed now", "now_missed"),
+                                  ("new FP", "new_false_positives"), ("FP gone", "gone_false_positives")):
+            for item in entry[field_name]:
+                print(f"    {title:<10} {escape_text(item)}", file=out)
+
+
 def print_fetch_commands(services: list[Service], folder: Path, out) -> None:
     """Shell commands that clone each corpus repository once and check out its labelled commit."""
     seen: dict[str, str] = {}
@@ -428,6 +483,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="count findings of CODE in FAMILY (e.g. the unsaveable-history rule in DUMP)")
     parser.add_argument("--json", action="store_true", help="print the summary and misses as JSON")
     parser.add_argument("--show-misses", action="store_true", help="list every FN, FP and duplicate")
+    parser.add_argument("--compare", metavar="JSON", type=Path,
+                        help="a previous --json report: also list the labels found or lost and the "
+                             "false positives added or removed since then")
     parser.add_argument("--print-fetch", metavar="DIR", type=Path,
                         help="print the git commands that check every corpus repository out under DIR "
                              "(for --checkouts DIR) and exit; nothing is run")
@@ -493,20 +551,19 @@ def main(argv: list[str] | None = None) -> int:
               "(see benchmarks/accuracy/README.md) and pass --checkouts or --mirrors", file=sys.stderr)
         return 2
     summary = summarise(results, code_families)
+    report = build_report(summary, results, scan_errors, skipped)
+    changes = None
+    if args.compare:
+        try:
+            previous = json.loads(args.compare.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as error:
+            print(f"scan_accuracy: error: cannot read {args.compare}: {error}", file=sys.stderr)
+            return 2
+        changes = compare_reports(previous, report)
     if args.json:
-        def label_json(label: Label) -> dict:
-            return {"path": label.path, "line": label.line, "family": label.family, "reason": label.reason}
-
-        def finding_json(finding: Finding) -> dict:
-            return {"code": finding.code, "path": finding.path, "line": finding.line, "message": finding.message}
-
-        misses = {key: {"false_negatives": [label_json(label) for label in result.false_negatives],
-                        "false_positives": [{**finding_json(f), "clean": c.reason if c else None}
-                                            for f, c in result.false_positives],
-                        "duplicates": [{**finding_json(f), "of": label_json(l)} for f, l in result.duplicates]}
-                  for key, result in results.items()}
-        print(json.dumps({"summary": summary, "misses": misses, "scan_errors": scan_errors,
-                          "skipped": skipped}, indent=2))
+        if changes is not None:
+            report["changes"] = changes
+        print(json.dumps(report, indent=2))
         return 0
     print_table(summary, sys.stdout)
     if skipped:
@@ -516,10 +573,11 @@ def main(argv: list[str] | None = None) -> int:
         for key, errors in scan_errors.items():
             for error in errors:
                 print(f"  {key}: {escape_text(error)}")
+    if changes is not None:
+        print_changes(changes, sys.stdout)
     if args.show_misses:
         print_misses(results, sys.stdout)
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())

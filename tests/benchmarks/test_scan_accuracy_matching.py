@@ -179,3 +179,19 @@ def test_end_to_end_counts_a_real_scan_finding_against_the_labels(tmp_path, caps
     total = report["summary"]["total"]
     assert (total["tp"], total["fn"]) == (1, 1)
     assert report["misses"]["me/demo:svc"]["false_negatives"][0]["family"] == "AD5"
+
+
+def test_compare_lists_labels_found_and_lost_and_false_alarms_added_and_gone():
+    label_a = Label("a.py", 1, "AD1", "a")
+    label_b = Label("a.py", 9, "AD5", "b")
+    before = bench.match_findings([label_a, label_b], [Finding("AD301", "a.py", 40)])
+    after = bench.match_findings([label_a, label_b], [Finding("AD101", "a.py", 1), Finding("AD105", "a.py", 60)])
+    previous = bench.build_report(bench.summarise({"svc": before}, {}), {"svc": before}, {}, [])
+    current = bench.build_report(bench.summarise({"svc": after}, {}), {"svc": after}, {}, [])
+    changes = bench.compare_reports(previous, current)
+    entry = changes["services"]["svc"]
+    assert entry["now_found"] == ["AD1 a.py:1"]
+    assert entry["now_missed"] == []
+    assert entry["new_false_positives"] == ["AD105 a.py:60"]
+    assert entry["gone_false_positives"] == ["AD301 a.py:40"]
+    assert (changes["total_before"]["tp"], changes["total_after"]["tp"]) == (0, 1)
