@@ -191,9 +191,10 @@ class WsSender(Sender):
         deadline = time.monotonic() + timeout
         error_text: str | None = None
         sent = message.strip()
+        replied = False  # a reply frame arrived (even one without text at --reply-path)
         while True:
             left = deadline - time.monotonic()
-            answered = bool(result.pieces) or error_text is not None
+            answered = replied or error_text is not None
             idle = ws.idle is not None and answered
             wait = min(left, ws.idle) if idle else left
             try:
@@ -222,7 +223,9 @@ class WsSender(Sender):
                     result.ended_by = "close:1009"
                     return
                 result.ended_by = f"close:{info['code']}"
-                if ws.close_ends_turn:
+                # A normal close after the reply ends the turn even without a `close` rule: the
+                # service answered and hung up (one connection per message).
+                if ws.close_ends_turn or (replied and info["code"] in (1000, 1001)):
                     break
                 reason = f" {info['reason']}" if info["reason"] else ""
                 result.error = (f"the server closed the connection (code {info['code']}{reason}) before the "
@@ -242,17 +245,17 @@ class WsSender(Sender):
             until = first_match(ws.until, frame.raw, frame.document)
             # An end marker counts once the turn has been answered: services announce "ready
             # for input" before the first message too (Chainlit's on_chat_start task_end).
-            if until is not None and (result.pieces or error_text is not None):
+            if until is not None and (replied or error_text is not None):
                 result.ended_by = f"until:{until.source}"
                 break
             if is_error or until is not None or not self._is_reply(frame):
                 continue
             text = self._frame_text(frame, result)
-            if text is None:
-                continue
-            if sent and sent in text.strip():
+            if text is not None and sent and sent in text.strip():
                 continue  # the echo of the message, or a frame carrying the whole prompt
-            result.pieces.append(text)
+            replied = True
+            if text is not None:
+                result.pieces.append(text)
         if error_text is not None:
             result.error = f"the service reported an error: {error_text.strip()[:300]}"
             return
@@ -289,7 +292,13 @@ class WsSender(Sender):
         _log(result.frames, "out", redact_body(result.frame))
         try:
             await asyncio.wait_for(channel.send(result.frame), timeout)
-        except (ConnectionClosed, TimeoutError, OSError) as error:
+        except ConnectionClosed as closed:
+            info = close_info(closed)
+            reason = f" {info['reason']}" if info["reason"] else ""
+            result.close, result.ended_by = info, f"close:{info['code']}"
+            result.error = f"the server closed the connection (code {info['code']}{reason}) before the turn ended"
+            result.retryable, result.drop = info["code"] in _RETRYABLE_CLOSES, True
+        except (TimeoutError, OSError) as error:
             result.error = f"the connection ended before the message was sent ({type(error).__name__})"
             result.retryable = result.drop = True
         else:
