@@ -52,3 +52,6 @@ class ProbeOptions:
     port: int | None = None
     ready_timeout: float | None = None  # with --serve: seconds to wait for the service to answer
     ws: Any = None  # probe ws://...: the checked WsOptions (autogen_doctor.probe.ws.options)
+    # With --serve: the served process group's leader; the OS then names each connection's worker
+    # (autogen_doctor.probe.os_identity) when the replies carry no identity.
+    os_identity_root: int | None = None

@@ -59,11 +59,12 @@ def scripted_server(handler: Handler, *, pid: str | None = "4242", process_reque
 
 
 def probe(url: str, *, body: str | None = None, reply_path: str | None = None, sessions: int = 3,
-          turns: int = 3, timeout: float = 5.0, retries: int = 0, record=None, **ws_flags):
+          turns: int = 3, timeout: float = 5.0, retries: int = 0, record=None, os_identity_root=None,
+          **ws_flags):
     """Run `probe URL` in process: the CLI's option building, then run_ws_probe."""
     flags = WsFlags(**ws_flags)
     options = ProbeOptions(url=url, sessions=sessions, turns=turns, timeout=timeout, retries=retries, seed=7,
-                           quiet=True, record=record)
+                           quiet=True, record=record, os_identity_root=os_identity_root)
     options.ws = build_ws_options(flags, body=body, reply_path=reply_path)
     options.reply_path = options.ws.reply_path
     return run_ws_probe(options)

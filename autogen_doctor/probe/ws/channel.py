@@ -64,7 +64,7 @@ class Channel:
     request_headers: list[tuple[str, str]]
     local: str = ""
     peer: str = ""
-    outgoing: list[str] = field(default_factory=list)
+    os_pid: int | None = None  # the worker holding the server end, from the OS (os_identity)
 
     async def send(self, frame: str) -> None:
         await self.connection.send(socketio.event_packet(frame) if self.framing == "socketio" else frame)

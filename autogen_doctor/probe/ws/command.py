@@ -93,7 +93,8 @@ def _send(options: ProbeOptions, url: str, progress: bool) -> tuple[Transcript, 
         duration_s=round(time.perf_counter() - started, 3), codewords_by_session=plan.codewords_by_session,
         transport="ws", ws_connection=options.ws.connection_label,
     )
-    return transcript, plan.seed, list(options.ws.notes)
+    notes = list(options.ws.notes) + [f"the OS could not name a worker: {reason}" for reason in sender.os_notes]
+    return transcript, plan.seed, notes
 
 
 def run_ws_probe(options: ProbeOptions, *, progress: bool = False) -> ProbeRun:

@@ -21,10 +21,11 @@ from websockets.exceptions import ConnectionClosed
 from autogen_doctor.probe.extract import _MISSING, _as_text, _common_text, walk
 from autogen_doctor.probe.identity import identify
 from autogen_doctor.probe.options import ProbeOptions
+from autogen_doctor.probe.os_identity import identify_connection, parse_address
 from autogen_doctor.probe.plan import CODEWORD_PATTERN, Plan, SessionPlan, TurnPlan
 from autogen_doctor.probe.redact import redact_body, redact_headers, redact_url
 from autogen_doctor.probe.send import REPLY_TEXT_LIMIT, ProgressHook, Sender
-from autogen_doctor.probe.transcript import TurnRecord
+from autogen_doctor.probe.transcript import Backend, TurnRecord
 from autogen_doctor.probe.ws.channel import (USER_AGENT, AckRequested, Channel, ChannelError, Frame, close_info,
                                              open_channel)
 from autogen_doctor.probe.ws.options import WsOptions
@@ -72,6 +73,7 @@ class _TurnResult:
     connection_turn: int = 0
     local: str = ""
     peer: str = ""
+    os_pid: int | None = None
     keys_seen: set[str] = field(default_factory=set)
     drop: bool = False  # the connection is no longer usable
     retire: bool = False  # a final frame: the next turn needs a new connection
@@ -92,6 +94,7 @@ class WsSender(Sender):
         self.handshake_headers = ([] if "user-agent" in given else [("User-Agent", USER_AGENT)]) + list(options.headers)
         self.setup: Setup | None = make_setup(self.ws.setup, url, options) if self.ws.setup else None
         self.connections_opened = 0
+        self.os_notes: list[str] = []  # why the OS could not name a worker, once each
 
     def _client(self) -> httpx.AsyncClient:
         # Used only by presets whose service needs HTTP calls before a connection (setup.py).
@@ -116,6 +119,8 @@ class WsSender(Sender):
                                      max_frame=ws.max_frame, framing=ws.framing, auth=auth)
         self.connections_opened += 1
         held.channel = channel
+        if self.options.os_identity_root is not None:
+            channel.os_pid = await asyncio.to_thread(self._os_pid, channel)
         try:
             if ws.start is not None and not ws.start_carries_message:
                 opening = ws.start.render(values)
@@ -133,6 +138,16 @@ class WsSender(Sender):
                       else type(error).__name__)
             raise ChannelError(f"the connection ended before it was ready ({detail})", status=channel.status,
                                headers=channel.response_headers, retryable=True) from None
+
+    def _os_pid(self, channel: Channel) -> int | None:
+        """Ask the OS while the connection is open: which served process holds its server end."""
+        client, server = parse_address(channel.local), parse_address(channel.peer)
+        if client is None or server is None:
+            return None
+        found = identify_connection(client, server, self.options.os_identity_root)
+        if found.pid is None and found.reason and found.reason not in self.os_notes:
+            self.os_notes.append(found.reason)
+        return found.pid
 
     async def _wait_ready(self, channel: Channel, held: _Held) -> None:
         timeout = self.options.timeout
@@ -283,7 +298,7 @@ class WsSender(Sender):
         result.status, result.response_headers = channel.status, channel.response_headers
         result.request_headers, result.url = channel.request_headers, held.url
         result.connection, result.connection_turn = held.index, held.turns_on
-        result.local, result.peer = channel.local, channel.peer
+        result.local, result.peer, result.os_pid = channel.local, channel.peer, channel.os_pid
         result.frames, held.pending = held.pending, []
         values = Values(session=session.session, message=turn.message, turn=turn.turn,
                         connection=held.connection_id, setup=held.setup_values)
@@ -349,6 +364,10 @@ class WsSender(Sender):
         backend, source = identify(dict(result.response_headers), result.documents,
                                    pid_header=options.pid_header, pod_header=options.pod_header,
                                    pid_path=options.pid_path, pod_path=options.pod_path)
+        if backend.pid is None and result.os_pid is not None:
+            # No identity in the handshake or the frames: the OS named the worker (--serve).
+            backend = Backend(pod=backend.pod, pid=str(result.os_pid))
+            source = ", ".join(filter(None, [source, "os /proc"]))
         record.backend = backend
         if source and source not in self.identity_sources:
             self.identity_sources.append(source)
