@@ -188,3 +188,36 @@ def test_cookies_are_kept_per_session():
     assert run.verdict.recall.rate == 1.0
     assert not any(record.foreign for record in run.transcript.records)
     assert len(store) == 4  # one cookie per session, never shared
+
+
+def test_without_identity_loss_at_every_reconnect_is_tied_to_the_connection():
+    # Recalled on its own connection, never after a reconnect: the shared analysis alone would
+    # call the mixed pattern process-local-state; the connection says not-rehydrated.
+    with scripted_server(agentchat_team, pid=None) as url:
+        run = probe(url, connection="2", sessions=4, turns=4, **PRESET)
+    verdict = run.verdict
+    assert verdict.cause == "not-rehydrated", verdict.reason
+    assert "planted on an earlier connection were forgotten" in verdict.reason
+    assert "tied to the WebSocket connection" in verdict.reason
+    assert all("process-local-state" not in row["causes"] for row in verdict.per_session)
+
+
+def test_without_identity_partial_recall_across_reconnects_stays_process_local():
+    # Memory keyed by the session in the URL, but every other connection meets an empty store
+    # (as when a reconnect lands on another worker): some reconnects recall, others do not.
+    stores: list[dict] = [{}, {}]
+    connections: dict[str, int] = {}
+
+    async def two_workers(ws):
+        session = ws.request.path.rsplit("/", 1)[-1]
+        connections[session] = connections.get(session, 0) + 1
+        store = stores[connections[session] % 2]  # alternate "workers" per session, deterministically
+        async for raw in ws:
+            text = json.loads(raw)["content"]
+            await ws.send(json.dumps({"type": "TextMessage", "source": "assistant",
+                                      "content": keyed_memory(store, session, text)}))
+            await ws.send(json.dumps({"type": "UserInputRequestedEvent", "source": "user", "content": ""}))
+
+    with scripted_server(two_workers, pid=None) as url:
+        run = probe(url + "/ws/{session}", sessions=4, turns=5, **PRESET)
+    assert run.verdict.cause == "process-local-state", run.verdict.reason

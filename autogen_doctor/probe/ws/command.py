@@ -18,7 +18,8 @@ from autogen_doctor.probe.recording import write_recording
 from autogen_doctor.probe.redact import redact_url
 from autogen_doctor.probe.send import Unreachable
 from autogen_doctor.probe.transcript import Transcript
-from autogen_doctor.probe.verdict import INCONCLUSIVE, NOT_REHYDRATED, PROCESS_LOCAL_STATE, STATE_LOSS, Verdict
+from autogen_doctor.probe.verdict import (EVIDENCE_CAP, INCONCLUSIVE, NOT_REHYDRATED, PROCESS_LOCAL_STATE,
+                                          STATE_LOSS, Verdict)
 from autogen_doctor.probe.ws import WS_SCHEMES
 from autogen_doctor.probe.ws.presets import PRESETS
 
@@ -58,9 +59,65 @@ def check_ws_url(url: str | None, preset: str | None) -> str:
     return url
 
 
+def connection_checks(transcript: Transcript) -> dict[str, list[int]]:
+    """Recall checks split by whether the codeword was planted on the same connection as the
+    reply: {"same": [expected, recalled], "cross": [expected, recalled]}. A connection never
+    changes backend, so "same" checks are same-backend checks even without any identity."""
+    planted_on: dict[tuple[str, str], int | None] = {}
+    for record in transcript.records:
+        planted_on[(record.session, record.planted)] = (record.ws or {}).get("connection")
+    counts = {"same": [0, 0], "cross": [0, 0]}
+    for record in transcript.records:
+        if not record.ok or record.burst or not record.ws:
+            continue
+        recalled = set(record.recalled)
+        for word in record.expected:
+            kind = "same" if planted_on.get((record.session, word)) == record.ws.get("connection") else "cross"
+            counts[kind][0] += 1
+            counts[kind][1] += word in recalled
+    return counts
+
+
+def _tied_to_connection(verdict: Verdict, transcript: Transcript) -> bool:
+    """Without backend identity, the shared analysis calls "recalled on some turns, lost on
+    others" process-local-state. Over WebSocket the connection tells more: when everything is
+    recalled on the connection that received it and nothing survives any reconnect, the
+    conversation lives in the connection (not-rehydrated), whichever worker was reached."""
+    if verdict.cause != PROCESS_LOCAL_STATE or any(record.backend.known for record in transcript.records):
+        return False
+    counts = connection_checks(transcript)
+    (same_total, same_recalled), (cross_total, cross_recalled) = counts["same"], counts["cross"]
+    return cross_total >= 3 and cross_recalled == 0 and same_recalled == same_total
+
+
+def _relabel_as_not_rehydrated(verdict: Verdict, transcript: Transcript) -> None:
+    counts = connection_checks(transcript)
+    (same_total, same_recalled), (cross_total, _) = counts["same"], counts["cross"]
+    summary = (f"{cross_total} of {cross_total} codewords planted on an earlier connection were forgotten after "
+               f"a reconnect; {same_recalled} of {same_total} were recalled on the connection that received them")
+    kept = [report for report in verdict.causes if report.cause not in (PROCESS_LOCAL_STATE, NOT_REHYDRATED)]
+    moved = [report for report in verdict.causes if report.cause in (PROCESS_LOCAL_STATE, NOT_REHYDRATED)]
+    merged = dataclasses.replace(moved[0], cause=NOT_REHYDRATED, summary=summary,
+                                 count=sum(report.count for report in moved),
+                                 evidence=[line for report in moved for line in report.evidence][:EVIDENCE_CAP])
+    from autogen_doctor.probe.verdict import CAUSE_ORDER
+
+    verdict.causes = sorted(kept + [merged], key=lambda report: CAUSE_ORDER.index(report.cause))
+    verdict.cause = verdict.causes[0].cause
+    verdict.reason = f"{verdict.cause}: {verdict.causes[0].summary}."
+    verdict.notes = [note for note in verdict.notes if "which points to process-local-state" not in note]
+    verdict.notes.append("no backend identity, but a WebSocket never changes backend: every codeword was recalled "
+                         "on its own connection and none after a reconnect")
+    for row in verdict.per_session:
+        row["causes"] = list(dict.fromkeys(NOT_REHYDRATED if cause == PROCESS_LOCAL_STATE else cause
+                                           for cause in row.get("causes", [])))
+
+
 def explain(verdict: Verdict, transcript: Transcript) -> None:
     """Add what the WebSocket transport means for this verdict to its reason and notes."""
     mode = transcript.ws_connection or "turn"
+    if mode != "session" and _tied_to_connection(verdict, transcript):
+        _relabel_as_not_rehydrated(verdict, transcript)
     if mode == "session":
         if verdict.verdict == INCONCLUSIVE and verdict.reason.startswith("no loss seen"):
             verdict.reason = f"no loss seen, but {HELD_CANNOT_SHOW}"
