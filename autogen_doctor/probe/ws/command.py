@@ -17,7 +17,7 @@ from autogen_doctor.probe.plan import make_plan
 from autogen_doctor.probe.recording import write_recording
 from autogen_doctor.probe.redact import redact_url
 from autogen_doctor.probe.send import Unreachable
-from autogen_doctor.probe.transcript import Transcript
+from autogen_doctor.probe.transcript import Transcript, TurnRecord
 from autogen_doctor.probe.verdict import (EVIDENCE_CAP, INCONCLUSIVE, NOT_REHYDRATED, PROCESS_LOCAL_STATE,
                                           STATE_LOSS, Verdict)
 from autogen_doctor.probe.ws import WS_SCHEMES
@@ -61,40 +61,59 @@ def check_ws_url(url: str | None, preset: str | None) -> str:
 
 def connection_checks(transcript: Transcript) -> dict[str, list[int]]:
     """Recall checks split by whether the codeword was planted on the same connection as the
-    reply: {"same": [expected, recalled], "cross": [expected, recalled]}. A connection never
-    changes backend, so "same" checks are same-backend checks even without any identity."""
-    planted_on: dict[tuple[str, str], int | None] = {}
+    reply: {"same": [expected, recalled], "cross": [...], "cross_same_backend": [...]}. A
+    connection never changes backend, so "same" checks are same-backend checks even without any
+    identity; "cross_same_backend" are reconnects that reached the backend that received the word."""
+    planted_by: dict[tuple[str, str], TurnRecord] = {}
     for record in transcript.records:
-        planted_on[(record.session, record.planted)] = (record.ws or {}).get("connection")
-    counts = {"same": [0, 0], "cross": [0, 0]}
+        planted_by[(record.session, record.planted)] = record
+    counts = {"same": [0, 0], "cross": [0, 0], "cross_same_backend": [0, 0]}
     for record in transcript.records:
         if not record.ok or record.burst or not record.ws:
             continue
         recalled = set(record.recalled)
         for word in record.expected:
-            kind = "same" if planted_on.get((record.session, word)) == record.ws.get("connection") else "cross"
-            counts[kind][0] += 1
-            counts[kind][1] += word in recalled
+            planting = planted_by.get((record.session, word))
+            same = planting is not None and (planting.ws or {}).get("connection") == record.ws.get("connection")
+            kinds = ["same"] if same else ["cross"]
+            if not same and planting is not None and record.backend.known and planting.backend == record.backend:
+                kinds.append("cross_same_backend")
+            for kind in kinds:
+                counts[kind][0] += 1
+                counts[kind][1] += word in recalled
     return counts
 
 
 def _tied_to_connection(verdict: Verdict, transcript: Transcript) -> bool:
-    """Without backend identity, the shared analysis calls "recalled on some turns, lost on
-    others" process-local-state. Over WebSocket the connection tells more: when everything is
-    recalled on the connection that received it and nothing survives any reconnect, the
-    conversation lives in the connection (not-rehydrated), whichever worker was reached."""
-    if verdict.cause != PROCESS_LOCAL_STATE or any(record.backend.known for record in transcript.records):
+    """True when the loss is the connection's, not the process's.
+
+    The shared analysis counts a codeword recalled on the connection that received it as a
+    same-backend recall, so a service that keeps the conversation in the connection looks like
+    process-local-state once a session spans several connections (`--ws-connection N`, or no
+    identity at all). The connection settles it: everything recalled on its own connection,
+    nothing after any reconnect, and (with identity) reconnects that reached the same backend
+    forgot too.
+    """
+    if verdict.cause != PROCESS_LOCAL_STATE:
         return False
     counts = connection_checks(transcript)
     (same_total, same_recalled), (cross_total, cross_recalled) = counts["same"], counts["cross"]
-    return cross_total >= 3 and cross_recalled == 0 and same_recalled == same_total
+    if cross_total < 3 or cross_recalled or same_recalled != same_total:
+        return False
+    if not any(record.backend.known for record in transcript.records):
+        return True
+    return counts["cross_same_backend"][0] >= 3
 
 
 def _relabel_as_not_rehydrated(verdict: Verdict, transcript: Transcript) -> None:
     counts = connection_checks(transcript)
     (same_total, same_recalled), (cross_total, _) = counts["same"], counts["cross"]
+    on_same_backend = counts["cross_same_backend"][0]
     summary = (f"{cross_total} of {cross_total} codewords planted on an earlier connection were forgotten after "
-               f"a reconnect; {same_recalled} of {same_total} were recalled on the connection that received them")
+               "a reconnect")
+    if on_same_backend:
+        summary += f" ({on_same_backend} of them when the reconnect reached the backend that received them)"
+    summary += f"; {same_recalled} of {same_total} were recalled on the connection that received them"
     kept = [report for report in verdict.causes if report.cause not in (PROCESS_LOCAL_STATE, NOT_REHYDRATED)]
     moved = [report for report in verdict.causes if report.cause in (PROCESS_LOCAL_STATE, NOT_REHYDRATED)]
     merged = dataclasses.replace(moved[0], cause=NOT_REHYDRATED, summary=summary,
@@ -106,8 +125,8 @@ def _relabel_as_not_rehydrated(verdict: Verdict, transcript: Transcript) -> None
     verdict.cause = verdict.causes[0].cause
     verdict.reason = f"{verdict.cause}: {verdict.causes[0].summary}."
     verdict.notes = [note for note in verdict.notes if "which points to process-local-state" not in note]
-    verdict.notes.append("no backend identity, but a WebSocket never changes backend: every codeword was recalled "
-                         "on its own connection and none after a reconnect")
+    verdict.notes.append("a WebSocket never changes backend: every codeword was recalled on its own connection "
+                         "and none after a reconnect")
     for row in verdict.per_session:
         row["causes"] = list(dict.fromkeys(NOT_REHYDRATED if cause == PROCESS_LOCAL_STATE else cause
                                            for cause in row.get("causes", [])))
@@ -118,6 +137,12 @@ def explain(verdict: Verdict, transcript: Transcript) -> None:
     mode = transcript.ws_connection or "turn"
     if mode != "session" and _tied_to_connection(verdict, transcript):
         _relabel_as_not_rehydrated(verdict, transcript)
+    elif mode != "session" and verdict.cause == PROCESS_LOCAL_STATE:
+        counts = connection_checks(transcript)
+        if counts["cross"][0] and not counts["cross"][1] and not counts["cross_same_backend"][0]:
+            verdict.notes.append("no reconnect reached the backend that had received the codeword, so this run "
+                                 "cannot tell state kept per process from state kept per connection; rerun with "
+                                 "more --sessions or --ws-connection turn")
     if mode == "session":
         if verdict.verdict == INCONCLUSIVE and verdict.reason.startswith("no loss seen"):
             verdict.reason = f"no loss seen, but {HELD_CANNOT_SHOW}"
