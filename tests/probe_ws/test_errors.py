@@ -157,3 +157,17 @@ def test_a_closed_port_is_unreachable():
     with pytest.raises(UserError) as raised:
         probe(f"ws://127.0.0.1:{free_port()}/ws/chat", **PRESET)
     assert "cannot reach" in str(raised.value) and "connection refused" in str(raised.value)
+
+
+def test_server_text_in_errors_is_escaped():
+    async def hostile(ws):
+        async for _ in ws:
+            await ws.send(json.dumps({"type": "error", "content": "boom\x1b[2J\n::error::forged"}))
+            await ws.send(json.dumps({"type": "UserInputRequestedEvent", "content": ""}))
+
+    with scripted_server(hostile) as url:
+        with pytest.raises(UserError) as raised:
+            probe(url, sessions=1, turns=2, **PRESET)
+    message = str(raised.value)
+    assert "\x1b" not in message and "\n" not in message
+    assert "boom\\x1b[2J\\n::error::forged" in message

@@ -16,6 +16,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 
 from autogen_doctor.probe.redact import redact_url
 from autogen_doctor.probe.ws import socketio
+from autogen_doctor.textsafe import escape_text
 
 USER_AGENT = "autogen-doctor-probe"
 
@@ -194,7 +195,7 @@ async def _socketio_open(channel: Channel, auth: str | None, timeout: float) -> 
                     return
                 elif packet.kind == "connect-error":
                     detail = packet.document.get("message") if isinstance(packet.document, dict) else packet.document
-                    raise ChannelError(f"Socket.IO CONNECT refused: {detail}")
+                    raise ChannelError(f"Socket.IO CONNECT refused: {escape_text(detail)}")
     except TimeoutError:
         await channel.close(None, 1.0)
         raise ChannelError(f"no answer to the Socket.IO CONNECT within {timeout:g}s (check --ws-auth)",
@@ -216,7 +217,7 @@ def _close_text(error: ConnectionClosed) -> str:
     close = error.rcvd or error.sent
     if close is None:
         return "no close frame"
-    return f"code {close.code}" + (f" {close.reason}" if close.reason else "")
+    return f"code {close.code}" + (f" {escape_text(close.reason)}" if close.reason else "")
 
 
 def close_info(error: ConnectionClosed) -> dict[str, Any]:

@@ -32,6 +32,7 @@ from autogen_doctor.probe.ws.options import WsOptions
 from autogen_doctor.probe.ws.rules import first_match
 from autogen_doctor.probe.ws.setup import Setup, make_setup
 from autogen_doctor.probe.ws.templates import Values, render_url
+from autogen_doctor.textsafe import escape_text
 
 FRAME_LOG_LIMIT = 30  # frames kept per turn in a record
 FRAME_TEXT_LIMIT = 500  # characters kept per logged frame
@@ -225,7 +226,7 @@ class WsSender(Sender):
                 result.ended_by = "timeout"
                 return
             except AckRequested as request:
-                result.error = (f"the service asked for input through a Socket.IO ack (event {request}), "
+                result.error = (f"the service asked for input through a Socket.IO ack (event {escape_text(request)}), "
                                 "which the probe does not answer")
                 result.drop, result.ended_by = True, "ack"
                 return
@@ -242,7 +243,7 @@ class WsSender(Sender):
                 # service answered and hung up (one connection per message).
                 if ws.close_ends_turn or (replied and info["code"] in (1000, 1001)):
                     break
-                reason = f" {info['reason']}" if info["reason"] else ""
+                reason = f" {escape_text(info['reason'])}" if info["reason"] else ""
                 result.error = (f"the server closed the connection (code {info['code']}{reason}) before the "
                                 "turn ended")
                 result.retryable = not answered and info["code"] in _RETRYABLE_CLOSES
@@ -272,11 +273,11 @@ class WsSender(Sender):
             if text is not None:
                 result.pieces.append(text)
         if error_text is not None:
-            result.error = f"the service reported an error: {error_text.strip()[:300]}"
+            result.error = f"the service reported an error: {escape_text(error_text.strip()[:300])}"
             return
         if not ws.join.join(result.pieces).strip():
             if ws.reply_path and result.keys_seen:
-                keys = ", ".join(sorted(result.keys_seen)[:12])
+                keys = escape_text(", ".join(sorted(result.keys_seen)[:12]))
                 result.error = f"reply path {ws.reply_path!r} not found in any reply frame (keys seen: {keys})"
             else:
                 result.error = f"no reply text in the frames of this turn (ended by {result.ended_by})"
@@ -309,7 +310,7 @@ class WsSender(Sender):
             await asyncio.wait_for(channel.send(result.frame), timeout)
         except ConnectionClosed as closed:
             info = close_info(closed)
-            reason = f" {info['reason']}" if info["reason"] else ""
+            reason = f" {escape_text(info['reason'])}" if info["reason"] else ""
             result.close, result.ended_by = info, f"close:{info['code']}"
             result.error = f"the server closed the connection (code {info['code']}{reason}) before the turn ended"
             result.retryable, result.drop = info["code"] in _RETRYABLE_CLOSES, True
