@@ -128,6 +128,9 @@ def probe_command(
         ready_timeout=ready_timeout,
     )
     if serve is not None:
+        if ws_flags.given or is_ws_url(url):
+            raise UserError("--serve does not drive WebSocket services yet: start the service yourself and "
+                            "probe its ws:// URL")
         if replay is not None:
             raise UserError("--serve and --replay cannot be used together")
         if port is not None and not 0 <= port <= 65535:  # 0: let the kernel choose, as without --port

@@ -4,8 +4,8 @@ import json
 import subprocess
 import sys
 
-from conftest import scripted_server
-from scripts import agentchat_team
+from ws_support import scripted_server
+from ws_scripts import agentchat_team
 
 
 def cli(*args, timeout=60):
@@ -55,3 +55,8 @@ def test_unreachable_ws_url_is_one_line():
 
     assert_one_line_error(cli(f"ws://127.0.0.1:{free_port()}/ws/chat", "--preset", "agentchat-team",
                               "--retries", "0"), "connection refused")
+
+
+def test_serve_with_websocket_flags_is_a_clear_refusal():
+    assert_one_line_error(cli("/ws/chat", "--serve", "uvicorn app:api", "--preset", "agentchat-team"),
+                          "--serve does not drive WebSocket services yet")

@@ -11,8 +11,8 @@ from websockets.datastructures import Headers
 from websockets.http11 import Response
 
 from autogen_doctor.exit_codes import UserError
-from conftest import probe, scripted_server
-from scripts import CODEWORD, agentchat_team, agentchat_team_failing, recall_line
+from ws_support import probe, scripted_server
+from ws_scripts import CODEWORD, agentchat_team, agentchat_team_failing, recall_line
 
 PRESET = {"preset": "agentchat-team"}
 

@@ -123,7 +123,7 @@ DICT_APP = textwrap.dedent('''
 
 @needs_proc
 def test_probe_with_os_identity_shows_real_pids_for_an_uninstrumented_service(tmp_path):
-    from conftest import probe
+    from ws_support import probe
 
     (tmp_path / "dict_app.py").write_text(DICT_APP)
     with uvicorn_service("dict_app:api", workers=3, app_dir=tmp_path) as service:

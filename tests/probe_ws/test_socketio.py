@@ -7,8 +7,8 @@ import json
 import pytest
 
 from autogen_doctor.exit_codes import UserError
-from conftest import probe, scripted_server
-from scripts import keyed_memory
+from ws_support import probe, scripted_server
+from ws_scripts import keyed_memory
 
 OPEN = '0{"sid":"eio-1","upgrades":[],"pingInterval":25000,"pingTimeout":20000,"maxPayload":1000000}'
 

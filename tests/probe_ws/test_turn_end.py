@@ -7,8 +7,8 @@ import json
 import pytest
 
 from autogen_doctor.exit_codes import UserError
-from conftest import probe, scripted_server
-from scripts import CODEWORD, agentchat_team, keyed_memory, recall_line
+from ws_support import probe, scripted_server
+from ws_scripts import CODEWORD, agentchat_team, keyed_memory, recall_line
 
 PRESET = {"preset": "agentchat-team"}
 

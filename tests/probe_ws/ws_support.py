@@ -9,7 +9,6 @@ import contextlib
 import threading
 from typing import Any, Awaitable, Callable, Iterator
 
-import pytest
 from websockets.asyncio.server import serve
 
 from autogen_doctor.probe.options import ProbeOptions
@@ -68,8 +67,3 @@ def probe(url: str, *, body: str | None = None, reply_path: str | None = None, s
     options.ws = build_ws_options(flags, body=body, reply_path=reply_path)
     options.reply_path = options.ws.reply_path
     return run_ws_probe(options)
-
-
-@pytest.fixture
-def server():
-    return scripted_server
