@@ -127,8 +127,23 @@ def _address(pair: Any) -> str:
     return ""
 
 
+def proxy_for(url: str) -> str | None:
+    """The proxy the environment names for this URL (as httpx and `websockets` read it), or None.
+
+    Looked up once per run: every connection of a run goes to the same host, and reading the
+    environment per connection costs a sixth of a short turn.
+    """
+    from websockets.proxy import get_proxy
+    from websockets.uri import parse_uri
+
+    try:
+        return get_proxy(parse_uri(url.replace("{", "%7B").replace("}", "%7D")))
+    except Exception:  # an unparsable URL fails later, with its own message
+        return None
+
+
 async def open_channel(url: str, *, headers: list[tuple[str, str]], cookies: httpx.Cookies, timeout: float,
-                       max_frame: int, framing: str, auth: str | None) -> Channel:
+                       max_frame: int, framing: str, auth: str | None, proxy: str | None = None) -> Channel:
     """Open the connection (and the Socket.IO session); ChannelError with a one-line reason."""
     target = socketio.socketio_url(url) if framing == "socketio" else url
     sent_headers = list(headers)
@@ -140,7 +155,7 @@ async def open_channel(url: str, *, headers: list[tuple[str, str]], cookies: htt
     try:
         connection = await _NoRedirectConnect(
             target, additional_headers=sent_headers, user_agent_header=None, open_timeout=timeout,
-            close_timeout=min(2.0, timeout), ping_interval=None, max_size=max_frame)
+            close_timeout=min(2.0, timeout), ping_interval=None, max_size=max_frame, proxy=proxy)
     except InvalidStatus as error:
         response = error.response
         status = response.status_code

@@ -9,6 +9,7 @@ session; redirects are never followed; every wait is bounded by --timeout.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
 import uuid
@@ -27,7 +28,7 @@ from autogen_doctor.probe.redact import redact_body, redact_headers, redact_url
 from autogen_doctor.probe.send import REPLY_TEXT_LIMIT, ProgressHook, Sender
 from autogen_doctor.probe.transcript import Backend, TurnRecord
 from autogen_doctor.probe.ws.channel import (USER_AGENT, AckRequested, Channel, ChannelError, Frame, close_info,
-                                             open_channel)
+                                             open_channel, proxy_for)
 from autogen_doctor.probe.ws.options import WsOptions
 from autogen_doctor.probe.ws.rules import first_match
 from autogen_doctor.probe.ws.setup import Setup, make_setup
@@ -95,10 +96,14 @@ class WsSender(Sender):
         self.handshake_headers = ([] if "user-agent" in given else [("User-Agent", USER_AGENT)]) + list(options.headers)
         self.setup: Setup | None = make_setup(self.ws.setup, url, options) if self.ws.setup else None
         self.connections_opened = 0
+        self.proxy = proxy_for(url)
         self.os_notes: list[str] = []  # why the OS could not name a worker, once each
 
-    def _client(self) -> httpx.AsyncClient:
-        # Used only by presets whose service needs HTTP calls before a connection (setup.py).
+    def _client(self):
+        # Used only by presets whose service needs HTTP calls before a connection (setup.py);
+        # building an HTTP client (its TLS context) costs more than a short run's first turns.
+        if self.setup is None:
+            return contextlib.nullcontext()
         return httpx.AsyncClient(timeout=httpx.Timeout(self.options.timeout), follow_redirects=False,
                                  headers=dict(self.options.headers))
 
@@ -117,7 +122,7 @@ class WsSender(Sender):
         held.url = render_url(self.url, values)
         auth = ws.auth.render(values) if ws.auth is not None else None
         channel = await open_channel(held.url, headers=self.handshake_headers, cookies=cookies, timeout=timeout,
-                                     max_frame=ws.max_frame, framing=ws.framing, auth=auth)
+                                     max_frame=ws.max_frame, framing=ws.framing, auth=auth, proxy=self.proxy)
         self.connections_opened += 1
         held.channel = channel
         if self.options.os_identity_root is not None:
