@@ -172,3 +172,15 @@ def parse_address(text: str) -> Address | None:
     if not sep or not port.isdigit():
         return None
     return host.strip("[]"), int(port)
+
+
+def pid_of_http_response(response: object, root_pid: int, proc: Path = PROC) -> int | None:
+    """The served worker holding an httpx response's connection, asked while the response is
+    still open (read from httpcore's network stream; None when the client exposes no stream)."""
+    stream = getattr(response, "extensions", {}).get("network_stream")
+    if stream is None:
+        return None
+    client, server = stream.get_extra_info("client_addr"), stream.get_extra_info("server_addr")
+    if not client or not server:
+        return None
+    return identify_connection(tuple(client[:2]), tuple(server[:2]), root_pid, proc).pid

@@ -136,3 +136,38 @@ def test_probe_with_os_identity_shows_real_pids_for_an_uninstrumented_service(tm
     assert None not in seen and seen <= worker_pids and len(seen) >= 2
     assert run.transcript.identity_source == "os /proc"
     assert identity_kind(run.transcript.identity_source) == "os"
+
+
+HTTP_DICT_APP = textwrap.dedent('''
+    import re
+    from fastapi import FastAPI
+
+    api = FastAPI()  # no identity middleware
+    memory: dict[str, list[str]] = {}
+
+    @api.get("/")
+    async def root():
+        return {"ok": True}
+
+    @api.post("/chat")
+    async def chat(payload: dict):
+        words = memory.setdefault(payload["session_id"], [])
+        words += re.findall(r"adr-[a-z0-9]{4}-[a-z0-9]{4}", payload["message"])
+        return {"reply": "I remember: " + ", ".join(words)}
+''')
+
+
+@needs_proc
+def test_http_probe_with_os_identity_shows_real_pids_for_an_uninstrumented_service(tmp_path):
+    from autogen_doctor.probe.command import run_probe
+    from autogen_doctor.probe.options import ProbeOptions
+
+    (tmp_path / "http_dict_app.py").write_text(HTTP_DICT_APP)
+    with uvicorn_service("http_dict_app:api", workers=3, app_dir=tmp_path) as service:
+        worker_pids = {str(pid) for pid in process_tree(service.process.pid)[1:]}
+        run = run_probe(ProbeOptions(url=service.url + "/chat", sessions=6, turns=4, seed=3, quiet=True,
+                                     os_identity_root=service.process.pid))
+    assert run.verdict.cause == "process-local-state", run.verdict.reason
+    seen = {record.backend.pid for record in run.transcript.records}
+    assert None not in seen and seen <= worker_pids and len(seen) >= 2
+    assert run.transcript.identity_source == "os /proc"
