@@ -9,8 +9,10 @@ two headers by default. Add one line to your service:
 The pod is `$POD_NAME` (set it from the Kubernetes downward API), else `$HOSTNAME`, else the
 host name. The pid is read per request, not at import, because servers such as gunicorn import
 the app once and then fork the workers. A response that already carries one of the headers
-keeps its own value. Only HTTP responses are touched; websocket and lifespan traffic passes
-through unchanged. Pure standard library: no dependency.
+keeps its own value. WebSocket handshakes get the same headers on their 101 answer (the ASGI
+`websocket.accept` message, and the `websocket.http.response.start` of a refused handshake), which
+`probe ws://...` reads; frames and lifespan traffic pass through unchanged. Pure standard
+library: no dependency.
 """
 
 from __future__ import annotations
@@ -44,25 +46,38 @@ def _header_value(value: str) -> str:
     return value.encode("latin-1", errors="replace").decode("latin-1")
 
 
+# ASGI messages that open a response and may carry headers, by scope type.
+_HEADED_MESSAGES = {
+    "http": ("http.response.start",),
+    "websocket": ("websocket.accept", "websocket.http.response.start"),
+}
+
+
+def _with_identity(message: Message) -> Message:
+    headers = list(message.get("headers") or [])
+    present = {bytes(name).lower() for name, _ in headers}
+    for name, value in identity_headers():
+        if name.lower().encode("latin-1") not in present:
+            headers.append((name.encode("latin-1"), _header_value(value).encode("latin-1")))
+    return {**message, "headers": headers}
+
+
 class BackendIdentityMiddleware:
-    """ASGI middleware adding `X-Backend-Pid` / `X-Backend-Pod` to every HTTP response."""
+    """ASGI middleware adding `X-Backend-Pid` / `X-Backend-Pod` to every HTTP response and to
+    every WebSocket handshake answer."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope.get("type") != "http":
+        headed = _HEADED_MESSAGES.get(scope.get("type", ""))
+        if headed is None:
             await self.app(scope, receive, send)
             return
 
         async def send_with_identity(message: Message) -> None:
-            if message.get("type") == "http.response.start":
-                headers = list(message.get("headers") or [])
-                present = {bytes(name).lower() for name, _ in headers}
-                for name, value in identity_headers():
-                    if name.lower().encode("latin-1") not in present:
-                        headers.append((name.encode("latin-1"), _header_value(value).encode("latin-1")))
-                message = {**message, "headers": headers}
+            if message.get("type") in headed:
+                message = _with_identity(message)
             await send(message)
 
         await self.app(scope, receive, send_with_identity)

@@ -55,7 +55,8 @@ def parse_workers(text: str) -> list[int]:
 def probe_command(
     url: Optional[str] = typer.Argument(
         None, help="The chat endpoint, e.g. http://127.0.0.1:8000/chat (a path such as /chat with --serve)"),
-    body: str = typer.Option(DEFAULT_BODY, "--body", help="Request body: JSON with {session}, {message}, {turn}"),
+    body: Optional[str] = typer.Option(
+        None, "--body", help="Request body (WebSocket: per-turn frame): JSON with {session}, {message}, {turn}"),
     method: str = typer.Option("POST", "--method", help="HTTP method"),
     header: Optional[List[str]] = typer.Option(None, "--header", "-H", help="'Name: value' (repeatable)"),
     reply_path: Optional[str] = typer.Option(None, "--reply-path", help="Dot path to the reply text in JSON"),
@@ -84,13 +85,41 @@ def probe_command(
     port: Optional[int] = typer.Option(None, "--port", help="With --serve: port to run the service on"),
     ready_timeout: Optional[float] = typer.Option(
         None, "--ready-timeout", min=1.0, help="With --serve: seconds to wait for the service to answer (default 60)"),
+    # --- WebSocket (ws:// and wss:// URLs; docs/probe-websocket.md) ---
+    preset: Optional[str] = typer.Option(
+        None, "--preset", help="WebSocket flag set: agentchat-team, studio, fastagency, chainlit, ag2-iostream"),
+    body_text: Optional[str] = typer.Option(None, "--body-text", help="WebSocket: per-turn raw text frame"),
+    ws_start: Optional[str] = typer.Option(None, "--ws-start", help="WebSocket: JSON frame sent when a connection opens"),
+    ws_start_text: Optional[str] = typer.Option(None, "--ws-start-text", help="WebSocket: raw text start frame"),
+    ws_ready: Optional[List[str]] = typer.Option(None, "--ws-ready", help="WebSocket: RULE of the frame to await before the first message"),
+    ws_until: Optional[List[str]] = typer.Option(None, "--ws-until", help="WebSocket: RULE of the frame that ends a turn"),
+    ws_final: Optional[List[str]] = typer.Option(None, "--ws-final", help="WebSocket: RULE that ends the turn and the connection"),
+    ws_error: Optional[List[str]] = typer.Option(None, "--ws-error", help="WebSocket: RULE of an error frame"),
+    ws_reply_when: Optional[List[str]] = typer.Option(None, "--ws-reply-when", help="WebSocket: RULE of reply frames"),
+    ws_reply_skip: Optional[List[str]] = typer.Option(None, "--ws-reply-skip", help="WebSocket: RULE of frames that are not replies"),
+    ws_idle: Optional[float] = typer.Option(None, "--ws-idle", help="WebSocket: end a turn after this many quiet seconds"),
+    ws_join: Optional[str] = typer.Option(None, "--ws-join", help="WebSocket: separator between reply frames"),
+    ws_connection: str = typer.Option("turn", "--ws-connection", help="WebSocket: turn, session or N turns per connection"),
+    ws_stop: Optional[str] = typer.Option(None, "--ws-stop", help="WebSocket: JSON frame sent before closing"),
+    ws_stop_text: Optional[str] = typer.Option(None, "--ws-stop-text", help="WebSocket: raw text frame sent before closing"),
+    ws_framing: Optional[str] = typer.Option(None, "--ws-framing", help="WebSocket: raw or socketio"),
+    ws_auth: Optional[str] = typer.Option(None, "--ws-auth", help="Socket.IO: CONNECT payload (JSON template)"),
+    ws_max_frame: int = typer.Option(16 * 1024 * 1024, "--ws-max-frame", help="WebSocket: largest frame accepted, bytes"),
 ) -> None:
     """Fire multi-turn sessions at a running service and diagnose conversation-state loss.
 
     Exit codes: 0 pass, 1 state-loss, 3 inconclusive, 2 usage error / unreachable / every request failed.
     """
+    from autogen_doctor.probe.ws import is_ws_url
+    from autogen_doctor.probe.ws.options import WsFlags, build_ws_options
+
+    ws_flags = WsFlags(
+        preset=preset, body_text=body_text, start=ws_start, start_text=ws_start_text, ready=ws_ready or [],
+        until=ws_until or [], final=ws_final or [], error=ws_error or [], reply_when=ws_reply_when or [],
+        reply_skip=ws_reply_skip or [], idle=ws_idle, join=ws_join, connection=ws_connection, stop=ws_stop,
+        stop_text=ws_stop_text, framing=ws_framing, auth=ws_auth, max_frame=ws_max_frame)
     options = ProbeOptions(
-        url=url, body=body, method=method.upper(), headers=[parse_header(item) for item in header or []],
+        url=url, body=body if body is not None else DEFAULT_BODY, method=method.upper(), headers=[parse_header(item) for item in header or []],
         reply_path=reply_path, pid_header=pid_header, pod_header=pod_header, pid_path=pid_path,
         pod_path=pod_path, sessions=sessions, turns=turns, concurrency=concurrency,
         concurrent_turns=concurrent_turns, timeout=timeout, retries=retries, seed=seed,
@@ -99,6 +128,9 @@ def probe_command(
         ready_timeout=ready_timeout,
     )
     if serve is not None:
+        if ws_flags.given or is_ws_url(url):
+            raise UserError("--serve does not drive WebSocket services yet: start the service yourself and "
+                            "probe its ws:// URL")
         if replay is not None:
             raise UserError("--serve and --replay cannot be used together")
         if port is not None and not 0 <= port <= 65535:  # 0: let the kernel choose, as without --port
@@ -112,6 +144,18 @@ def probe_command(
         raise UserError("a URL is required (or --replay FILE.jsonl, or --serve CMD)")
     if url is not None and replay is not None:
         raise UserError("give either a URL or --replay FILE.jsonl, not both")
+    # WebSocket dispatch: the URL scheme (or a WebSocket recording) selects probe/ws.
+    from autogen_doctor.probe.ws.command import is_ws_recording, run_ws_probe
+
+    if is_ws_url(url) or (replay is not None and is_ws_recording(replay)):
+        if url is not None:
+            options.ws = build_ws_options(ws_flags, body=body, reply_path=reply_path)
+            options.reply_path = options.ws.reply_path
+        from autogen_doctor.probe.command import report
+
+        raise typer.Exit(report(run_ws_probe(options, progress=True), options))
+    if ws_flags.given:
+        raise UserError("--preset, --body-text and --ws-* flags need a ws:// or wss:// URL")
 
     from autogen_doctor.probe.command import report, run_probe
 

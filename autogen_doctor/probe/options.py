@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 DEFAULT_BODY = '{"session_id": "{session}", "message": "{message}"}'
 DEFAULT_TIMEOUT_S = 10.0
@@ -50,3 +51,7 @@ class ProbeOptions:
     workers: list[int] = field(default_factory=lambda: [1, 4])
     port: int | None = None
     ready_timeout: float | None = None  # with --serve: seconds to wait for the service to answer
+    ws: Any = None  # probe ws://...: the checked WsOptions (autogen_doctor.probe.ws.options)
+    # With --serve: the served process group's leader; the OS then names each connection's worker
+    # (autogen_doctor.probe.os_identity) when the replies carry no identity.
+    os_identity_root: int | None = None

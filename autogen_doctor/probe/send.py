@@ -24,7 +24,7 @@ from autogen_doctor.probe.identity import identify
 from autogen_doctor.probe.options import ProbeOptions
 from autogen_doctor.probe.plan import CODEWORD_PATTERN, Plan, SessionPlan, TurnPlan, render_body
 from autogen_doctor.probe.redact import redact_body, redact_headers, redact_url
-from autogen_doctor.probe.transcript import TurnRecord
+from autogen_doctor.probe.transcript import Backend, TurnRecord
 
 MAX_REPLY_BYTES = 2 * 1024 * 1024
 REPLY_TEXT_LIMIT = 4000  # characters of reply text kept in a record
@@ -49,6 +49,7 @@ class Outcome:
     retryable: bool = False
     # Connection-level failure (refused, DNS, TLS, timeout): the target may be unreachable.
     unreachable: bool = False
+    os_pid: int | None = None  # with ProbeOptions.os_identity_root: the worker, from the OS
 
 
 ProgressHook = Callable[[str, TurnRecord | None], None]  # ("turn", record) / ("session", None)
@@ -104,6 +105,11 @@ class Sender:
 
     async def _exchange(self, client: httpx.AsyncClient, request: httpx.Request) -> Outcome:
         response = await client.send(request, stream=True)
+        os_pid = None
+        if self.options.os_identity_root is not None:  # asked while the connection is open
+            from autogen_doctor.probe.os_identity import pid_of_http_response
+
+            os_pid = pid_of_http_response(response, self.options.os_identity_root)
         try:
             chunks, size = [], 0
             async for chunk in response.aiter_bytes():  # decoded (gzip...), counted as it comes
@@ -112,7 +118,8 @@ class Sender:
                 if size > MAX_REPLY_BYTES:
                     return Outcome(status=response.status_code, headers=response.headers,
                                    error=f"reply larger than {MAX_REPLY_BYTES // (1024 * 1024)} MiB")
-            return Outcome(status=response.status_code, headers=response.headers, body=b"".join(chunks))
+            return Outcome(status=response.status_code, headers=response.headers, body=b"".join(chunks),
+                           os_pid=os_pid)
         finally:
             await response.aclose()
 
@@ -207,6 +214,9 @@ class Sender:
         backend, source = identify(outcome.headers, documents, pid_header=options.pid_header,
                                    pod_header=options.pod_header, pid_path=options.pid_path,
                                    pod_path=options.pod_path)
+        if backend.pid is None and outcome.os_pid is not None:  # no identity in the reply: the OS named it
+            backend = Backend(pod=backend.pod, pid=str(outcome.os_pid))
+            source = ", ".join(filter(None, [source, "os /proc"]))
         record.backend = backend
         if source and source not in self.identity_sources:
             self.identity_sources.append(source)

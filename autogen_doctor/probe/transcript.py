@@ -65,10 +65,14 @@ class TurnRecord:
     reply_text: str = ""  # extracted reply, truncated for the record
     request: dict[str, Any] = field(default_factory=dict)  # method, url, headers (redacted), body
     response_headers: dict[str, str] = field(default_factory=dict)  # redacted
+    # WebSocket turns only (probe/ws): connection, connection_turn, ended_by, close, client,
+    # server, frames. None for HTTP.
+    ws: dict[str, Any] | None = None
 
     @property
     def ok(self) -> bool:
-        return self.error is None and self.status is not None and 200 <= self.status < 300
+        # 101: a WebSocket turn whose handshake switched protocols and whose reply arrived.
+        return self.error is None and self.status is not None and (200 <= self.status < 300 or self.status == 101)
 
     @property
     def forgotten(self) -> list[str]:
@@ -103,6 +107,8 @@ class Transcript:
     duration_s: float = 0.0
     # Every codeword planted in this run, by session; used to spot another session's words.
     codewords_by_session: dict[str, list[str]] = field(default_factory=dict)
+    transport: str = "http"  # "ws" for probe ws://... (probe/ws)
+    ws_connection: str | None = None  # WebSocket only: turn, session or N turns per connection
 
     def header_json(self) -> dict[str, Any]:
         return {
@@ -114,4 +120,6 @@ class Transcript:
             "identity_source": self.identity_source,
             "duration_s": self.duration_s,
             "codewords_by_session": self.codewords_by_session,
+            "transport": self.transport,
+            "ws_connection": self.ws_connection,
         }

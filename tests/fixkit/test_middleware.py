@@ -113,7 +113,7 @@ def test_flask_under_gunicorn_workers_reports_each_worker_pid_and_the_pod(tmp_pa
 
 
 def test_websocket_traffic_passes_through_untouched():
-    # In process (Starlette's TestClient): no websocket server library is installed here.
+    # In process (Starlette's TestClient): frames pass through; the handshake headers are tested below.
     api = FastAPI()
     api.add_middleware(BackendIdentityMiddleware)
 
@@ -136,3 +136,55 @@ def test_pod_name_prefers_pod_name_then_hostname(monkeypatch):
     assert pod_name() == "host-b"
     monkeypatch.delenv("HOSTNAME")
     assert pod_name() == socket.gethostname()
+
+
+WS_APP = textwrap.dedent('''
+    import os
+    from fastapi import FastAPI, WebSocket
+    from autogen_doctor.middleware import BackendIdentityMiddleware
+
+    api = FastAPI()
+    api.add_middleware(BackendIdentityMiddleware)
+
+    @api.get("/")
+    async def root():
+        return {"pid": os.getpid()}
+
+    @api.websocket("/ws")
+    async def pid_over_socket(websocket: WebSocket):
+        await websocket.accept()
+        await websocket.send_text(str(os.getpid()))
+        await websocket.close()
+
+    @api.websocket("/own-pod")
+    async def own_pod(websocket: WebSocket):
+        await websocket.accept(headers=[(b"x-backend-pod", b"set-by-the-app")])
+        await websocket.close()
+''')
+
+
+def test_websocket_handshake_names_the_worker_that_accepted_it(tmp_path):
+    """The 101 answer carries the pid of the worker that holds the socket, under several workers."""
+    import asyncio
+
+    from websockets.asyncio.client import connect
+
+    (tmp_path / "ws_app.py").write_text(WS_APP)
+
+    async def handshakes(base: str) -> list[tuple[str, str, str]]:
+        seen = []
+        for _ in range(30):
+            async with connect(base + "/ws", open_timeout=5) as socket_:
+                headers = socket_.response.headers
+                seen.append((headers["X-Backend-Pid"], headers["X-Backend-Pod"], await socket_.recv()))
+        async with connect(base + "/own-pod", open_timeout=5) as socket_:
+            own = socket_.response.headers.get_all("X-Backend-Pod")
+        return seen, own
+
+    with uvicorn_service("ws_app:api", workers=3, app_dir=tmp_path, env={"POD_NAME": "pod-ws-3"}) as service:
+        seen, own = asyncio.run(handshakes(service.url.replace("http://", "ws://")))
+
+    assert all(header_pid == sent_pid for header_pid, _, sent_pid in seen)
+    assert len({header_pid for header_pid, _, _ in seen}) >= 2
+    assert {pod for _, pod, _ in seen} == {"pod-ws-3"}
+    assert own == ["set-by-the-app"]
