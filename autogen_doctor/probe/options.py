@@ -8,6 +8,10 @@ from pathlib import Path
 DEFAULT_BODY = '{"session_id": "{session}", "message": "{message}"}'
 DEFAULT_TIMEOUT_S = 10.0
 DEFAULT_RETRIES = 2
+# --retries at most this: each retry waits (backoff at most MAX_BACKOFF_S, or Retry-After at most
+# --timeout), so a turn costs at most (MAX_RETRIES + 1) requests.
+MAX_RETRIES = 10
+MAX_BACKOFF_S = 2.0
 FORMATS = ("text", "json", "junit", "markdown", "html")
 # Upper bounds for a run, live or replayed: reports draw one cell per turn and one row per
 # session, so an absurd count (a typo, a damaged recording) would hang them instead of failing.
@@ -50,3 +54,5 @@ class ProbeOptions:
     workers: list[int] = field(default_factory=lambda: [1, 4])
     port: int | None = None
     ready_timeout: float | None = None  # with --serve: seconds to wait for the service to answer
+    insecure: bool = False  # https: do not verify the certificate
+    ca_bundle: Path | None = None  # https: trust this CA bundle (PEM) instead of the system's

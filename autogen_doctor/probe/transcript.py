@@ -65,6 +65,10 @@ class TurnRecord:
     reply_text: str = ""  # extracted reply, truncated for the record
     request: dict[str, Any] = field(default_factory=dict)  # method, url, headers (redacted), body
     response_headers: dict[str, str] = field(default_factory=dict)  # redacted
+    # A streamed reply ("event-stream" or "json-lines") is read piece by piece and joined;
+    # `joined_codewords` are the recalled codewords that no single piece held (chunks split them).
+    reply_stream: str | None = None
+    joined_codewords: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
