@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from autogen_doctor.exit_codes import ExitCode, UserError
+from autogen_doctor.probe.redact import redact_assignments
+from autogen_doctor.textsafe import escape_text
 
 
 @dataclass
@@ -109,29 +111,36 @@ def _report(runs: Sequence[ServedRun], options: Any, fmt: str) -> None:
     color = bool(getattr(options, "color", None)) if getattr(options, "color", None) is not None else (
         output is None and sys.stdout.isatty() and "NO_COLOR" not in os.environ
     )
+    quiet = bool(getattr(options, "quiet", False))
     if fmt == "json":
-        document = _json_document(runs, options)
-        import json
+        from autogen_doctor.probe.reporters.json import dumps_strict
 
-        _write(json.dumps(document, indent=2) + "\n", output)
+        _write(dumps_strict(_json_document(runs, options)) + "\n", output, "comparison (JSON)", quiet)
         return
     if fmt == "html":
         # One self-contained page per worker count: FILE.1w.html, FILE.4w.html.
         for run in runs:
             if run.error is None:
                 target = _suffixed(output, run.workers) if output else None
-                _write(_render(run.verdict, run.transcript, "html", False), target)
+                _write(_render(run.verdict, run.transcript, "html", False), target,
+                       f"report of {workers_label(run.workers)}", quiet)
         _print_comparison(runs, sys.stderr if output is None else sys.stdout)
         return
     if fmt == "junit":
-        _write(_junit_document(runs, options), output)
+        _write(_junit_document(runs, options), output, "comparison (JUnit)", quiet)
         return
     parts: list[str] = []
-    heading = "## {label}: `{command}`\n" if fmt == "markdown" else "=== {label}: {command} ===\n"
+    heading = "## {label}: {command}\n" if fmt == "markdown" else "=== {label}: {command} ===\n"
     for run in runs:
-        parts.append(heading.format(label=workers_label(run.workers), command=run.command))
+        if fmt == "markdown":
+            from autogen_doctor.probe.reporters.markdown import md
+
+            shown = md(run.command)
+        else:
+            shown = escape_text(run.command)
+        parts.append(heading.format(label=workers_label(run.workers), command=shown))
         if run.error is not None:
-            parts.append(f"error: {run.error}\n")
+            parts.append(f"error: {escape_text(run.error)}\n")
         else:
             parts.append(_render(run.verdict, run.transcript, fmt, color and fmt == "text").rstrip() + "\n")
         parts.append("\n")
@@ -145,11 +154,11 @@ def _report(runs: Sequence[ServedRun], options: Any, fmt: str) -> None:
         parts.append(f"Comparison ({command_label(runs)}):\n" + "".join(f"  {line}\n" for line in lines))
         if summary:
             parts.append(summary + "\n")
-    _write("".join(parts), output)
+    _write("".join(parts), output, f"comparison ({fmt})", quiet)
 
 
 def command_label(runs: Sequence[ServedRun]) -> str:
-    return runs[0].command if runs else ""
+    return escape_text(runs[0].command) if runs else ""
 
 
 def _print_comparison(runs: Sequence[ServedRun], stream: Any) -> None:
@@ -173,7 +182,7 @@ def _json_document(runs: Sequence[ServedRun], options: Any) -> dict[str, Any]:
             item["result"] = run.verdict.to_json() if callable(getattr(run.verdict, "to_json", None)) else None
         items.append(item)
     return {
-        "serve": getattr(options, "serve", None),
+        "serve": redact_assignments(options.serve) if getattr(options, "serve", None) else None,
         "runs": items,
         "comparison": "; ".join(comparison_lines(runs, align=False)),
         "exit_code": serve_exit_code(runs),
@@ -191,7 +200,7 @@ def _junit_document(runs: Sequence[ServedRun], options: Any) -> str:
         if run.error is not None:
             suite = ElementTree.SubElement(root, "testsuite", name=f"probe ({label})", tests="1", errors="1")
             case = ElementTree.SubElement(suite, "testcase", name=f"state survives ({label})")
-            ElementTree.SubElement(case, "error", message=run.error)
+            ElementTree.SubElement(case, "error", message=escape_text(run.error))
             continue
         rendered = ElementTree.fromstring(_render(run.verdict, run.transcript, "junit", False))
         suites = [rendered] if rendered.tag == "testsuite" else list(rendered.iter("testsuite"))
@@ -201,7 +210,8 @@ def _junit_document(runs: Sequence[ServedRun], options: Any) -> str:
     return ElementTree.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
 
 
-def _write(text: str, output: str | os.PathLike[str] | None) -> None:
+def _write(text: str, output: str | os.PathLike[str] | None, what: str = "report", quiet: bool = False) -> None:
+    """Write to stdout, or to `output` and say on stderr where the report went."""
     if output in (None, "", "-"):
         sys.stdout.write(text)
         sys.stdout.flush()
@@ -209,4 +219,6 @@ def _write(text: str, output: str | os.PathLike[str] | None) -> None:
     try:
         Path(output).write_text(text, encoding="utf-8")
     except OSError as error:
-        raise UserError(f"cannot write {output}: {error.strerror or error}") from error
+        raise UserError(f"cannot write {escape_text(output)}: {error.strerror or error}") from error
+    if not quiet:
+        print(f"autogen-doctor: wrote the {what} to {escape_text(output)}", file=sys.stderr, flush=True)

@@ -32,6 +32,111 @@ def free_port(host: str = LOOPBACK) -> int:
 
 _live_processes: set[subprocess.Popen[bytes]] = set()
 _live_lock = threading.Lock()
+# How often the descendants of a started server are looked up while it runs.
+TRACK_EVERY_S = 0.1
+
+
+def _stat_fields(pid: int) -> list[str] | None:
+    """/proc/PID/stat after the command name: state ppid pgrp session ... starttime (index 19)."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = text.rsplit(")", 1)[-1].split()
+    return fields if len(fields) > 19 else None
+
+
+def _children(pid: int) -> list[int]:
+    found: list[int] = []
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return found
+    for task in tasks:
+        try:
+            found += [int(child) for child in Path(f"/proc/{pid}/task/{task}/children").read_text().split()]
+        except (OSError, ValueError):
+            continue
+    return found
+
+
+class DescendantTracker:
+    """Every process a started server forks, remembered while it runs (Linux /proc).
+
+    A worker may leave the server's process group (setpgid) or session (setsid), and once its
+    parent exits it is re-parented away from the tree: a kill of the group alone misses it. The
+    tracker walks the tree from the leader every TRACK_EVERY_S and keeps (pid, start time) of each
+    descendant, so the stop reaches each of them and never a recycled pid.
+    """
+
+    def __init__(self, root: int) -> None:
+        self.root = root
+        self.known: dict[int, str] = {}
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        if Path(f"/proc/{root}/task").is_dir():
+            self._thread = threading.Thread(target=self._run, name=f"track-{root}", daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.poll()
+            self._stop.wait(TRACK_EVERY_S)
+
+    def poll(self) -> None:
+        """Add the current descendants of the root (and of every known descendant)."""
+        with self._lock:
+            stack = [self.root, *self.known]
+        seen = set(stack)
+        while stack:
+            for child in _children(stack.pop()):
+                if child in seen:
+                    continue
+                seen.add(child)
+                fields = _stat_fields(child)
+                if fields is not None:
+                    with self._lock:
+                        self.known.setdefault(child, fields[19])
+                    stack.append(child)
+
+    def alive(self) -> list[int]:
+        """Known descendants still running as the same process (zombies excluded)."""
+        with self._lock:
+            known = dict(self.known)
+        living = []
+        for pid, started in known.items():
+            fields = _stat_fields(pid)
+            if fields is not None and fields[19] == started and fields[0] not in ("Z", "X"):
+                living.append(pid)
+        return living
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=1.0)
+
+
+_trackers: dict[int, DescendantTracker] = {}
+
+
+def _tree(process: subprocess.Popen[bytes]) -> set[int]:
+    """Every running process of the server: its group, its session, and its tracked descendants."""
+    members = _members(lambda fields: fields[2] == str(process.pid) or fields[3] == str(process.pid)) or set()
+    tracker = _trackers.get(process.pid)
+    if tracker is not None:
+        tracker.poll()
+        members |= set(tracker.alive())
+    members.discard(os.getpid())
+    return members
+
+
+def _signal_tree(process: subprocess.Popen[bytes], signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signum)
+    for pid in _tree(process):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signum)
 
 
 def _kill_leftovers() -> None:
@@ -39,8 +144,7 @@ def _kill_leftovers() -> None:
     with _live_lock:
         leftovers = list(_live_processes)
     for process in leftovers:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(process.pid, signal.SIGKILL)
+        _signal_tree(process, signal.SIGKILL)
 
 
 atexit.register(_kill_leftovers)
@@ -135,32 +239,43 @@ def spawn_group(argv: Sequence[str], *, cwd: str | os.PathLike[str] | None = Non
                                preexec_fn=_parent_death_signal())
     with _live_lock:
         _live_processes.add(process)
+        _trackers[process.pid] = DescendantTracker(process.pid)
     return process
 
 
 def stop_process_group(process: subprocess.Popen[bytes], grace_s: float = DEFAULT_STOP_GRACE_S) -> None:
-    """SIGTERM the process group, SIGKILL whatever is left after `grace_s`.
+    """SIGTERM the server's whole tree, SIGKILL whatever is left after `grace_s`.
 
-    The group is killed even when its leader already exited: workers may outlive it.
+    The tree is its process group, its session, and every descendant seen while it ran (a
+    worker that called setpgid or setsid included). It is stopped even when the leader already
+    exited: workers may outlive it.
     """
     with _signals_deferred():
-        if process.poll() is None:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(process.pid, signal.SIGTERM)
+        if process.poll() is None or _tree(process):
+            _signal_tree(process, signal.SIGTERM)
             deadline = time.monotonic() + grace_s
-            while time.monotonic() < deadline and _group_alive(process.pid):
+            while time.monotonic() < deadline and (_tree(process) if _proc_available() else _group_alive(process.pid)):
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     process.wait(timeout=0.05)
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(process.pid, signal.SIGKILL)
+        _signal_tree(process, signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):
             process.wait(timeout=grace_s)
+        deadline = time.monotonic() + grace_s
+        while time.monotonic() < deadline and _tree(process):  # SIGKILL is not instant
+            time.sleep(0.02)
     with _live_lock:
         _live_processes.discard(process)
+        tracker = _trackers.pop(process.pid, None)
+    if tracker is not None:
+        tracker.close()
 
 
-def _group_members(pgid: int) -> set[int] | None:
-    """Pids of the group's running processes (zombies excluded); None where /proc is missing."""
+def _proc_available() -> bool:
+    return Path("/proc/self/stat").is_file()
+
+
+def _members(matches: Callable[[list[str]], bool]) -> set[int] | None:
+    """Pids of running processes (zombies excluded) whose stat fields match; None without /proc."""
     proc = Path("/proc")
     if not proc.is_dir():
         return None
@@ -168,15 +283,15 @@ def _group_members(pgid: int) -> set[int] | None:
     for entry in proc.iterdir():
         if not entry.name.isdigit():
             continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        # Fields after the parenthesised command name: state ppid pgrp ...
-        fields = stat.rsplit(")", 1)[-1].split()
-        if len(fields) > 2 and fields[2] == str(pgid) and fields[0] not in ("Z", "X"):
+        fields = _stat_fields(int(entry.name))
+        if fields is not None and fields[0] not in ("Z", "X") and matches(fields):
             members.add(int(entry.name))
     return members
+
+
+def _group_members(pgid: int) -> set[int] | None:
+    """Pids of the group's running processes (zombies excluded); None where /proc is missing."""
+    return _members(lambda fields: fields[2] == str(pgid))
 
 
 def _group_alive(pgid: int) -> bool:

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 from autogen_doctor.exit_codes import UserError
+from autogen_doctor.probe.redact import redact_assignments
 from autogen_doctor.probe.comparison import (  # noqa: F401 - public names, re-exported
     ServedRun, comparison_lines, conclusion, serve_exit_code, summarize_run, workers_label, _report, _suffixed,
 )
@@ -43,6 +44,13 @@ if TYPE_CHECKING:  # D2 owns the options; only needed for annotations
     from autogen_doctor.probe.options import ProbeOptions
 
 DEFAULT_READY_TIMEOUT_S = 60.0
+# Public names kept importable from here (tests, the demo, tests/support) after the split.
+__all__ = [
+    "DEFAULT_READY_TIMEOUT_S", "DEFAULT_STOP_GRACE_S", "FALLBACK_SETTLE_S_PER_WORKER", "LOOPBACK", "SERVERS",
+    "ServeError", "ServedRun", "ServerCommand", "adapt_command", "comparison_lines", "conclusion",
+    "exit_cleanly_on_termination", "free_port", "run_serve", "serve_exit_code", "served", "spawn_group",
+    "stop_process_group", "summarize_run", "workers_label",
+]
 
 
 @contextlib.contextmanager
@@ -70,7 +78,7 @@ def served(
     """
     say = notify or (lambda _message: None)
     chosen_port = port or free_port()
-    adapted = adapt_command(command, workers, chosen_port)
+    adapted = adapt_command(command, workers, chosen_port, environ={**os.environ, **(env or {})}, cwd=cwd)
     base_url = f"http://{LOOPBACK}:{chosen_port}"
     if port and _port_in_use(chosen_port):
         raise UserError(f"--port {chosen_port} is already in use on {LOOPBACK}")
@@ -145,13 +153,15 @@ def run_serve(options: "ProbeOptions") -> int:
         if not quiet:
             print(f"autogen-doctor: {message}", file=sys.stderr, flush=True)
 
-    adapt_command(command, max(counts), 0)  # refuse a command we cannot adapt before starting anything
+    adapt_command(command, max(counts), 0, environ=os.environ)  # refuse what we cannot adapt before starting anything
+    _check_serve_outputs(options, counts, fmt)
     if fmt == "html" and len(counts) > 1 and getattr(options, "output", None) in (None, "", "-"):
         raise UserError("--format html with several worker counts needs --output FILE.html "
                         "(one page per count: FILE.1w.html, FILE.4w.html, ...)")
     runs: list[ServedRun] = []
     for workers in counts:
-        run = ServedRun(workers=workers, command=command)
+        # The command as every report shows it: environment secrets and URL credentials redacted.
+        run = ServedRun(workers=workers, command=redact_assignments(command))
         try:
             with served(command, workers, port=getattr(options, "port", None),
                         ready_timeout_s=ready_timeout, notify=note,
@@ -185,6 +195,21 @@ def run_serve(options: "ProbeOptions") -> int:
         runs.append(run)
     _report(runs, options, fmt)
     return serve_exit_code(runs)
+
+
+def _check_serve_outputs(options: "ProbeOptions", counts: list[int], fmt: str) -> None:
+    """--record/--output of a --serve run: every file it will write, checked before a server starts."""
+    from autogen_doctor.probe.command import check_output_paths
+
+    names: list[tuple[str, Path]] = []
+    if options.record is not None:
+        names += [("--record", Path(_suffixed(options.record, count))) for count in counts]
+    if options.output not in (None, "", "-"):
+        if fmt == "html":
+            names += [("--output", Path(_suffixed(options.output, count))) for count in counts]
+        else:
+            names.append(("--output", Path(options.output)))
+    check_output_paths(options, names)
 
 
 def _options_for_run(options: Any, workers: int, url: str) -> Any:
