@@ -21,7 +21,7 @@ from typing import Any, Callable
 import httpx
 
 from autogen_doctor.probe.decode import ACCEPT_ENCODING, BoundedDecoder, TooLarge, UnsupportedEncoding
-from autogen_doctor.probe.extract import ExtractError, Reply, describe_keys, extract_reply, walk
+from autogen_doctor.probe.extract import ExtractError, Reply, describe_keys, extract_reply, lookup
 from autogen_doctor.probe.identity import identify
 from autogen_doctor.probe.options import MAX_BACKOFF_S, ProbeOptions
 from autogen_doctor.probe.plan import CODEWORD_PATTERN, Plan, SessionPlan, TurnPlan, render_body
@@ -306,7 +306,7 @@ class Sender:
         self.ok_replies += 1
         for flag in self.path_found:
             path = getattr(self.options, flag[2:].replace("-", "_"))
-            if any(walk(document, path) is not None and not isinstance(walk(document, path), (dict, list))
+            if any(lookup(document, path) is not None and not isinstance(lookup(document, path), (dict, list))
                    for document in documents[:50]):
                 self.path_found[flag] += 1
         if len(self.sample_documents) < 5:
