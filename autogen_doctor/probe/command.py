@@ -77,13 +77,13 @@ def _writable_target(flag: str, path: Path) -> None:
         if not os.access(target, os.W_OK):
             raise UserError(f"{flag} {escape_text(target)}: not writable")
         return
-    parent = target.parent
-    existing = parent
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
-        raise UserError(f"{flag} {escape_text(target)}: cannot create a file there "
-                        f"({escape_text(existing)} is not a writable folder)")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)  # as the write itself would, only earlier
+    except OSError as error:
+        raise UserError(f"{flag} {escape_text(target)}: cannot create its folder "
+                        f"({error.strerror or error})") from None
+    if not os.access(target.parent, os.W_OK | os.X_OK):
+        raise UserError(f"{flag} {escape_text(target)}: its folder is not writable")
 
 
 def check_output_paths(options: ProbeOptions, names: list[tuple[str, Path]] | None = None) -> None:

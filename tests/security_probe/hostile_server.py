@@ -132,11 +132,20 @@ def hostile(reply: Callable[[Request], bytes], tls: ssl.SSLContext | None = None
         yield server
 
 
-def probe(*args: object, timeout: float = 120) -> subprocess.CompletedProcess:
-    """`autogen-doctor probe ARGS` as a user runs it; `.took` is the wall time in seconds."""
+def probe(*args: object, timeout: float = 120, memory_limit: int | None = None) -> subprocess.CompletedProcess:
+    """`autogen-doctor probe ARGS` as a user runs it; `.took` is the wall time in seconds.
+
+    `memory_limit` (bytes of address space, Linux) makes a run that would balloon fail instead.
+    """
+    def limit() -> None:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_AS, (memory_limit, memory_limit))
+
     started = time.monotonic()
     done = subprocess.run([sys.executable, "-m", "autogen_doctor", "probe", *map(str, args)],
-                          capture_output=True, text=True, timeout=timeout)
+                          capture_output=True, text=True, timeout=timeout,
+                          preexec_fn=limit if memory_limit else None)
     done.took = time.monotonic() - started  # type: ignore[attr-defined]
     return done
 
