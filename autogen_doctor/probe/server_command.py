@@ -269,8 +269,9 @@ def _refuse_modes_from_config(server: str, arguments: Sequence[str], cwd: Path) 
     for setting, value in _config_settings(path, names).items():
         if value is True or value is None:
             why = DAEMON_WHY if setting == "daemon" else RELOAD_WHY
-            state = "turns on" if value else "may turn on (not a plain True/False the probe can read)"
-            raise UserError(f"--serve: the config file {escape_text(given)} {state} {setting!r}: {why}")
+            state = "turns on" if value else "may turn on"
+            unsure = "" if value else " (set to something other than a plain True/False, which the probe cannot read)"
+            raise UserError(f"--serve: the config file {escape_text(given)} {state} {setting!r}{unsure}: {why}")
 
 
 def _config_settings(path: Path, names: Sequence[str]) -> dict[str, bool | None]:
