@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -98,12 +99,17 @@ def parse_json(raw: str, budget: "_Budget | None" = None) -> Any:
         raise ExtractError("the reply's JSON is nested too deeply to read") from None
 
 
+_COMMON_SET = frozenset(COMMON_KEYS)
+_MEDIA = re.compile(r"[a-z0-9!#$&^_.+-]+/[a-z0-9!#$&^_.+-]+")
+
+
 def _common_text(document: Any, budget: "_Budget | None" = None) -> str | None:
     budget = budget or _Budget(None)
-    for path in KNOWN_PATHS:
-        found = walk(document, path)
-        if isinstance(found, str):
-            return found
+    if isinstance(document, dict) and "choices" in document:  # every known shape starts there
+        for path in KNOWN_PATHS:
+            found = walk(document, path)
+            if isinstance(found, str):
+                return found
     # Breadth-first: the shallowest common key wins; descend into containers under common keys.
     # A deque keeps it linear in the document; the budget bounds it outright.
     queue = deque([document])
@@ -115,12 +121,16 @@ def _common_text(document: Any, budget: "_Budget | None" = None) -> str | None:
         if visited > MAX_NODES_VISITED:
             return None
         if isinstance(current, dict):
-            for key in COMMON_KEYS:
-                value = current.get(key)
+            present = _COMMON_SET.intersection(current)  # one C-level pass, most dicts have none
+            if not present:
+                continue
+            ordered = [key for key in COMMON_KEYS if key in present]
+            for key in ordered:
+                value = current[key]
                 if isinstance(value, str):
                     return value
-            for key in COMMON_KEYS:
-                value = current.get(key)
+            for key in ordered:
+                value = current[key]
                 if isinstance(value, (dict, list)):
                     queue.append(value)
         elif isinstance(current, list):
@@ -216,7 +226,9 @@ def extract_reply(body: bytes, content_type: str, reply_path: str | None = None,
     raw = body.decode("utf-8", errors="replace")
     if not raw.strip():
         raise ExtractError("empty reply")
-    media = content_type.split(";")[0].strip().lower()
+    # Only the type/subtype token counts: anything glued to it (controls, junk) is ignored.
+    found_media = _MEDIA.match(content_type.strip().lower())
+    media = found_media.group(0) if found_media else ""
     if media == "text/event-stream":
         documents, pieces, raw_pieces = [], [], []
         for event in _stream_events(raw, budget):
