@@ -13,6 +13,7 @@ import httpx
 
 from autogen_doctor.probe.process import _group_members
 from autogen_doctor.probe.server_command import ServeError
+from autogen_doctor.textsafe import escape_text
 
 # When the service exposes no backend identity we cannot see its workers come up; we wait
 # this long per worker after the first answer instead (uvicorn starts workers one by one).
@@ -25,11 +26,12 @@ POD_HEADERS = ("x-backend-pod", "x-pod-name", "x-pod", "x-hostname", "x-served-b
 
 
 def _tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
+    """The last lines of the server's log, each escaped (a log may carry terminal escapes)."""
     try:
         text = path.read_text(errors="replace")
     except OSError:
         return ""
-    return "\n".join(text.rstrip().splitlines()[-lines:])
+    return "\n".join(escape_text(line) for line in text.rstrip().splitlines()[-lines:])
 
 
 def _fresh_connection_client(timeout_s: float) -> httpx.Client:
