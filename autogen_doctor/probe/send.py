@@ -15,6 +15,7 @@ import random
 import socket
 import ssl
 import time
+import zlib
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -166,9 +167,7 @@ class Sender:
                 chunks.append(decoder.finish())
             except TooLarge:
                 return Outcome(status=response.status_code, headers=response.headers, error=too_large)
-            except Exception as error:  # zlib.error and the like: a corrupt compressed body
-                if type(error).__name__ != "error":
-                    raise
+            except zlib.error as error:  # a corrupt compressed body
                 return Outcome(status=response.status_code, headers=response.headers,
                                error=f"reply's compressed body is corrupt ({escape_text(error)})")
             return Outcome(status=response.status_code, headers=response.headers, body=b"".join(chunks))

@@ -242,3 +242,10 @@ def test_a_reply_path_that_matches_nothing_shows_the_keys_present():
         done = probe(server.url, "--sessions", 1, "--turns", 2, "--reply-path", "data.text", "--retries", 0)
     line = one_line_error(done)
     assert "'data.text' not found" in line and "answer.text" in line
+
+
+def test_a_corrupt_compressed_body_is_an_error_for_the_turn():
+    with hostile(lambda request: http_response(
+            "200 OK", [("Content-Type", "application/json"), ("Content-Encoding", "gzip")], b"not gzip at all")) as server:
+        done = probe(server.url, "--sessions", 1, "--turns", 2, "--retries", 0)
+    assert "compressed body is corrupt" in one_line_error(done)
