@@ -29,13 +29,13 @@ def parse_header(text: str) -> tuple[str, str]:
         raise UserError("--header must look like 'Name: value' (no colon after the name in what was given; "
                         "it is not shown here because it may hold a secret)")
     if not set(name) <= _TOKEN_CHARS:
-        raise UserError(f"--header name {escape_text(name)!r} may hold only ASCII letters, digits and "
+        raise UserError(f"--header name '{escape_text(name)}' may hold only ASCII letters, digits and "
                         "!#$%&'*+-.^_`|~")
     value = value.strip()
     bad = next((ch for ch in value if not (ch == "\t" or " " <= ch <= "~")), None)
     if bad is not None:
         # The value itself is not echoed: it may be a token bound for a CI log.
-        raise UserError(f"--header {name}: the value holds {escape_text(bad)!r}, which an HTTP header cannot carry "
+        raise UserError(f"--header {name}: the value holds '{escape_text(bad)}', which an HTTP header cannot carry "
                         "(printable ASCII only: no line breaks, no accented letters)")
     return name, value
 

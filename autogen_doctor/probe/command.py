@@ -47,17 +47,17 @@ def check_url(url: str | None) -> str:
     secrets = Secrets()
     secrets.add_url(url)
     if hostname is None or parts.scheme not in ("http", "https") or not hostname:
-        raise UserError(f"URL must look like http://host[:port]/path, got {shown!r}")
+        raise UserError(f"URL must look like http://host[:port]/path, got '{shown}'")
     try:
         parts.port  # noqa: B018 - raises ValueError on a bad port
     except ValueError:
-        raise UserError(f"URL has an invalid port: {shown!r}") from None
+        raise UserError(f"URL has an invalid port: '{shown}'") from None
     import httpx
 
     try:
         httpx.URL(url).host  # noqa: B018 - the client's own parsing, IDNA included (http://xn--.x/)
     except (httpx.InvalidURL, UnicodeError) as error:  # idna's IDNAError is a UnicodeError
-        raise UserError(f"URL {shown!r} is not valid: {escape_text(secrets.scrub(str(error)))}") from None
+        raise UserError(f"URL '{shown}' is not valid: {escape_text(secrets.scrub(str(error)))}") from None
     return url
 
 

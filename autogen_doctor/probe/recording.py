@@ -195,7 +195,7 @@ def read_recording(path: Path) -> tuple[Transcript, dict[str, Any]]:
         key = (record.session, record.turn)
         if key in seen:
             raise UserError(f"{path} line {number}: a second record for turn {record.turn} of session "
-                            f"{escape_text(record.session)!r}")
+                            f"'{escape_text(record.session)}'")
         seen.add(key)
         records.append(record)
     try:

@@ -155,7 +155,7 @@ class Sender:
                 decoder = BoundedDecoder(response.headers.get("content-encoding", ""), MAX_REPLY_BYTES)
             except UnsupportedEncoding as unknown:
                 return Outcome(status=response.status_code, headers=response.headers,
-                               error=f"reply uses Content-Encoding {escape_text(unknown)!r}, which the probe "
+                               error=f"reply uses Content-Encoding '{escape_text(unknown)}', which the probe "
                                      f"does not decode (it asks for {ACCEPT_ENCODING})")
             chunks = []
             try:
@@ -317,7 +317,7 @@ class Sender:
         for flag, hits in self.path_found.items():
             if self.ok_replies and not hits:
                 path = getattr(self.options, flag[2:].replace("-", "_"))
-                found.append(f"{flag} {escape_text(path)!r} matched nothing in any of {self.ok_replies} replies "
+                found.append(f"{flag} '{escape_text(path)}' matched nothing in any of {self.ok_replies} replies "
                              f"({escape_text(describe_keys(self.sample_documents))})")
         return found
 
