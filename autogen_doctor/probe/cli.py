@@ -8,7 +8,8 @@ from typing import List, Optional
 import typer
 
 from autogen_doctor.exit_codes import UserError
-from autogen_doctor.probe.options import DEFAULT_BODY, DEFAULT_RETRIES, DEFAULT_TIMEOUT_S, ProbeOptions
+from autogen_doctor.textsafe import escape_text
+from autogen_doctor.probe.options import DEFAULT_BODY, DEFAULT_RETRIES, DEFAULT_TIMEOUT_S, MAX_RETRIES, ProbeOptions
 
 
 # RFC 9110 token characters: what a header name may be made of.
@@ -24,14 +25,17 @@ def parse_header(text: str) -> tuple[str, str]:
     name, sep, value = text.partition(":")
     name = name.strip()
     if not sep or not name or any(ch.isspace() for ch in name):
-        raise UserError(f"--header must look like 'Name: value', got {text!r}")
+        # What was given is not echoed: without the colon we cannot tell the name from a token.
+        raise UserError("--header must look like 'Name: value' (no colon after the name in what was given; "
+                        "it is not shown here because it may hold a secret)")
     if not set(name) <= _TOKEN_CHARS:
-        raise UserError(f"--header name {name!r} may hold only ASCII letters, digits and !#$%&'*+-.^_`|~")
+        raise UserError(f"--header name '{escape_text(name)}' may hold only ASCII letters, digits and "
+                        "!#$%&'*+-.^_`|~")
     value = value.strip()
     bad = next((ch for ch in value if not (ch == "\t" or " " <= ch <= "~")), None)
     if bad is not None:
         # The value itself is not echoed: it may be a token bound for a CI log.
-        raise UserError(f"--header {name}: the value holds {bad!r}, which an HTTP header cannot carry "
+        raise UserError(f"--header {name}: the value holds '{escape_text(bad)}', which an HTTP header cannot carry "
                         "(printable ASCII only: no line breaks, no accented letters)")
     return name, value
 
@@ -70,7 +74,7 @@ def probe_command(
     concurrent_turns: bool = typer.Option(
         False, "--concurrent-turns", help="Send a session's first turns at once (lost updates), then recall turns"),
     timeout: float = typer.Option(DEFAULT_TIMEOUT_S, "--timeout", help="Seconds per request, streamed replies included"),
-    retries: int = typer.Option(DEFAULT_RETRIES, "--retries", help="Retries for 5xx, timeouts, connection errors"),
+    retries: int = typer.Option(DEFAULT_RETRIES, "--retries", help=f"Retries for 5xx, 429, timeouts, connection errors (at most {MAX_RETRIES})"),
     seed: Optional[int] = typer.Option(None, "--seed", help="Seed for reproducible session ids and codewords"),
     reuse_connections: bool = typer.Option(
         False, "--reuse-connections", help="Keep connections open (default: a new connection per request)"),
@@ -105,6 +109,9 @@ def probe_command(
     ws_framing: Optional[str] = typer.Option(None, "--ws-framing", help="WebSocket: raw or socketio"),
     ws_auth: Optional[str] = typer.Option(None, "--ws-auth", help="Socket.IO: CONNECT payload (JSON template)"),
     ws_max_frame: int = typer.Option(16 * 1024 * 1024, "--ws-max-frame", help="WebSocket: largest frame accepted, bytes"),
+    insecure: bool = typer.Option(False, "--insecure", help="https: do not verify the service's certificate"),
+    ca_bundle: Optional[Path] = typer.Option(
+        None, "--ca-bundle", help="https: trust the CA certificates in this PEM file (a self-signed service)"),
 ) -> None:
     """Fire multi-turn sessions at a running service and diagnose conversation-state loss.
 
@@ -125,7 +132,7 @@ def probe_command(
         concurrent_turns=concurrent_turns, timeout=timeout, retries=retries, seed=seed,
         reuse_connections=reuse_connections, fmt=fmt.lower(), output=output, record=record, replay=replay,
         quiet=quiet, src=src, serve=serve, workers=parse_workers(workers), port=port,
-        ready_timeout=ready_timeout,
+        ready_timeout=ready_timeout, insecure=insecure, ca_bundle=ca_bundle,
     )
     if serve is not None:
         if ws_flags.given or is_ws_url(url):

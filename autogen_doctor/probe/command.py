@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+import os
 import sys
 import time
 from collections import Counter
@@ -14,10 +15,11 @@ from typing import Any, Iterator
 from urllib.parse import urlsplit
 
 from autogen_doctor.exit_codes import ExitCode, UserError
-from autogen_doctor.probe.options import FORMATS, MAX_SESSIONS, MAX_TURNS, ProbeOptions
+from autogen_doctor.probe.options import FORMATS, MAX_RETRIES, MAX_SESSIONS, MAX_TURNS, ProbeOptions
 from autogen_doctor.probe.plan import check_body_template, make_plan
 from autogen_doctor.probe.recording import read_recording, write_recording
-from autogen_doctor.probe.redact import redact_url
+from autogen_doctor.probe.redact import Secrets, redact_url
+from autogen_doctor.textsafe import escape_text
 from autogen_doctor.probe.send import ProgressHook, Sender, Unreachable
 from autogen_doctor.probe.transcript import Transcript, TurnRecord
 
@@ -39,19 +41,65 @@ def check_url(url: str | None) -> str:
         hostname = parts.hostname
     except ValueError:  # e.g. an unclosed IPv6 bracket: http://[::1/chat
         hostname = None
+    # The URL is quoted back without its credentials, and with anything the user sent as a
+    # secret scrubbed from the parser's own message.
+    shown = escape_text(redact_url(url))
+    secrets = Secrets()
+    secrets.add_url(url)
     if hostname is None or parts.scheme not in ("http", "https") or not hostname:
-        raise UserError(f"URL must look like http://host[:port]/path, got {url!r}")
+        raise UserError(f"URL must look like http://host[:port]/path, got '{shown}'")
     try:
         parts.port  # noqa: B018 - raises ValueError on a bad port
     except ValueError:
-        raise UserError(f"URL has an invalid port: {url!r}") from None
+        raise UserError(f"URL has an invalid port: '{shown}'") from None
     import httpx
 
     try:
         httpx.URL(url).host  # noqa: B018 - the client's own parsing, IDNA included (http://xn--.x/)
     except (httpx.InvalidURL, UnicodeError) as error:  # idna's IDNAError is a UnicodeError
-        raise UserError(f"URL {url!r} is not valid: {error}") from None
+        raise UserError(f"URL '{shown}' is not valid: {escape_text(secrets.scrub(str(error)))}") from None
     return url
+
+
+def _url_has_credentials(url: str | None) -> bool:
+    try:
+        return bool(url) and "@" in urlsplit(url).netloc
+    except ValueError:
+        return False
+
+
+def _writable_target(flag: str, path: Path) -> None:
+    """A one-line UserError now, before any request, if `path` cannot be written later."""
+    target = Path(path)
+    if target.is_dir():
+        raise UserError(f"{flag} {escape_text(target)}: is a folder, not a file")
+    if target.exists():
+        if not os.access(target, os.W_OK):
+            raise UserError(f"{flag} {escape_text(target)}: not writable")
+        return
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)  # as the write itself would, only earlier
+    except OSError as error:
+        raise UserError(f"{flag} {escape_text(target)}: cannot create its folder "
+                        f"({error.strerror or error})") from None
+    if not os.access(target.parent, os.W_OK | os.X_OK):
+        raise UserError(f"{flag} {escape_text(target)}: its folder is not writable")
+
+
+def check_output_paths(options: ProbeOptions, names: list[tuple[str, Path]] | None = None) -> None:
+    """--record and --output: writable, and not the same file (the report would overwrite the recording)."""
+    pairs = names if names is not None else [
+        (flag, Path(value)) for flag, value in (("--record", options.record), ("--output", options.output))
+        if value is not None and str(value) not in ("", "-")]
+    for flag, path in pairs:
+        _writable_target(flag, path)
+    resolved: dict[Path, str] = {}
+    for flag, path in pairs:
+        key = Path(os.path.abspath(path))
+        if key in resolved and resolved[key] != flag:
+            raise UserError(f"--record and --output name the same file ({escape_text(path)}): "
+                            "the report would overwrite the recording")
+        resolved[key] = flag
 
 
 def check_options(options: ProbeOptions) -> None:
@@ -60,13 +108,27 @@ def check_options(options: ProbeOptions) -> None:
         raise UserError(f"--format must be one of {', '.join(FORMATS)}, got {options.fmt!r}")
     if options.src is not None and not Path(options.src).exists():
         raise UserError(f"--src {options.src}: no such file or folder")
+    if options.ca_bundle is not None and not Path(options.ca_bundle).is_file():
+        raise UserError(f"--ca-bundle {escape_text(options.ca_bundle)}: no such file")
+    if options.insecure and options.ca_bundle is not None:
+        raise UserError("--insecure and --ca-bundle contradict each other: give one")
     if options.replay is not None:
+        if options.record is not None:
+            raise UserError("--record and --replay cannot be used together (a replay sends nothing to record)")
         return
+    if options.serve is None:
+        check_output_paths(options)
+    if _url_has_credentials(options.url) and any(name.lower() == "authorization" for name, _ in options.headers):
+        # httpx would turn user:password@ into a Basic Authorization header that silently
+        # replaces the explicit one; which one the user meant is a guess we do not make.
+        raise UserError("the URL has user:password@ and -H Authorization is given too: keep only one "
+                        "(the URL's credentials would replace the header)")
     for name, value, low in (("--sessions", options.sessions, 1), ("--turns", options.turns, 2),
                              ("--concurrency", options.concurrency, 1), ("--retries", options.retries, 0)):
         if value < low:
             raise UserError(f"{name} must be at least {low}, got {value}")
-    for name, value, most in (("--sessions", options.sessions, MAX_SESSIONS), ("--turns", options.turns, MAX_TURNS)):
+    for name, value, most in (("--sessions", options.sessions, MAX_SESSIONS), ("--turns", options.turns, MAX_TURNS),
+                              ("--retries", options.retries, MAX_RETRIES)):
         if value > most:
             raise UserError(f"{name} must be at most {most}, got {value}")
     if not (options.timeout > 0 and math.isfinite(options.timeout)):  # inf would wait forever
@@ -77,17 +139,45 @@ def check_options(options: ProbeOptions) -> None:
 
 
 def _failure_summary(records: list[TurnRecord]) -> str:
-    reasons = Counter(record.error or f"HTTP {record.status}" for record in records)
+    reasons = Counter(escape_text(record.error or f"HTTP {record.status}") for record in records)
     reason, count = reasons.most_common(1)[0]
     more = f"; also: {', '.join(list(r for r in reasons if r != reason)[:2])}" if len(reasons) > 1 else ""
     return f"{reason} ({count} of {len(records)}){more}"
 
 
+PLAIN_PROGRESS_EVERY_S = 5.0
+
+
+def _plain_progress(total: int) -> ProgressHook:
+    """Without a terminal (CI logs): one line at most every PLAIN_PROGRESS_EVERY_S, so a slow run
+    (retries against a failing service) shows it is alive and why it is slow."""
+    counts = {"turns": 0, "errors": 0, "retries": 0}
+    last = [time.monotonic()]
+
+    def hook(event: str, record: TurnRecord | None) -> None:
+        if event == "turn" and record is not None:
+            counts["turns"] += 1
+            counts["errors"] += 0 if record.ok else 1
+        elif event == "retry":
+            counts["retries"] += 1
+        now = time.monotonic()
+        if now - last[0] >= PLAIN_PROGRESS_EVERY_S:
+            last[0] = now
+            sys.stderr.write(f"autogen-doctor: probing: {counts['turns']}/{total} turns, "
+                             f"{counts['errors']} errors, {counts['retries']} retries\n")
+            sys.stderr.flush()
+
+    return hook
+
+
 @contextlib.contextmanager
 def _live_progress(enabled: bool, sessions: int, turns: int) -> Iterator[ProgressHook | None]:
     """A rich progress bar on stderr when it is a terminal; nothing otherwise."""
-    if not enabled or not sys.stderr.isatty():
+    if not enabled:
         yield None
+        return
+    if not sys.stderr.isatty():
+        yield _plain_progress(sessions * turns)
         return
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -113,7 +203,7 @@ def _live_progress(enabled: bool, sessions: int, turns: int) -> Iterator[Progres
         yield hook
 
 
-def _send(options: ProbeOptions, url: str, progress: bool) -> tuple[Transcript, int]:
+def _send(options: ProbeOptions, url: str, progress: bool) -> tuple[Transcript, int, list[str]]:
     plan = make_plan(options.sessions, options.turns, seed=options.seed,
                      concurrent_turns=options.concurrent_turns)
     started = time.perf_counter()
@@ -122,16 +212,16 @@ def _send(options: ProbeOptions, url: str, progress: bool) -> tuple[Transcript, 
         try:
             records, identity_source = asyncio.run(sender.run())
         except Unreachable as error:
-            raise UserError(f"cannot reach {redact_url(url)}: {error}") from None
-    order = {session.session: index for index, session in enumerate(plan.sessions)}
+            raise UserError(f"cannot reach {escape_text(redact_url(url))}: {escape_text(error)}") from None
+    order = sender.session_order
     records.sort(key=lambda record: (order[record.session], record.turn))
     transcript = Transcript(
         url=redact_url(url), sessions=options.sessions, turns=options.turns, records=records,
         concurrent_turns=options.concurrent_turns, identity_source=identity_source,
         duration_s=round(time.perf_counter() - started, 3),
-        codewords_by_session=plan.codewords_by_session,
+        codewords_by_session=dict(sorted(sender.codewords_by_session.items(), key=lambda item: order[item[0]])),
     )
-    return transcript, plan.seed
+    return transcript, plan.seed, sender.notes()
 
 
 def run_probe(options: ProbeOptions, url: str | None = None, *, progress: bool = False) -> ProbeRun:
@@ -143,11 +233,12 @@ def run_probe(options: ProbeOptions, url: str | None = None, *, progress: bool =
     from autogen_doctor.probe.analysis import analyse
 
     check_options(options)
+    notes: list[str] = []
     if options.replay is not None:
         transcript, _ = read_recording(options.replay)
     else:
         target = check_url(url or options.url)
-        transcript, seed = _send(options, target, progress)
+        transcript, seed, notes = _send(options, target, progress)
         if options.record is not None:
             write_recording(options.record, transcript, seed=seed)
         if transcript.records and not any(record.ok for record in transcript.records):
@@ -158,6 +249,8 @@ def run_probe(options: ProbeOptions, url: str | None = None, *, progress: bool =
         from autogen_doctor.probe.link import attach_findings
 
         note = attach_findings(verdict, Path(options.src))
+    if notes:
+        note = "; ".join([*notes, *([note] if note else [])])
     return ProbeRun(verdict=verdict, transcript=transcript, note=note)
 
 
@@ -172,7 +265,7 @@ def report(run: ProbeRun, options: ProbeOptions) -> int:
             Path(options.output).parent.mkdir(parents=True, exist_ok=True)  # as `scan --output` does
             Path(options.output).write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
         except OSError as error:
-            raise UserError(f"cannot write {options.output}: {error.strerror or error}") from None
+            raise UserError(f"cannot write {escape_text(options.output)}: {error.strerror or error}") from None
     else:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
         sys.stdout.flush()

@@ -9,6 +9,10 @@ from typing import Any
 DEFAULT_BODY = '{"session_id": "{session}", "message": "{message}"}'
 DEFAULT_TIMEOUT_S = 10.0
 DEFAULT_RETRIES = 2
+# --retries at most this: each retry waits (backoff at most MAX_BACKOFF_S, or Retry-After at most
+# --timeout), so a turn costs at most (MAX_RETRIES + 1) requests.
+MAX_RETRIES = 10
+MAX_BACKOFF_S = 2.0
 FORMATS = ("text", "json", "junit", "markdown", "html")
 # Upper bounds for a run, live or replayed: reports draw one cell per turn and one row per
 # session, so an absurd count (a typo, a damaged recording) would hang them instead of failing.
@@ -55,3 +59,5 @@ class ProbeOptions:
     # With --serve: the served process group's leader; the OS then names each connection's worker
     # (autogen_doctor.probe.os_identity) when the replies carry no identity.
     os_identity_root: int | None = None
+    insecure: bool = False  # https: do not verify the certificate
+    ca_bundle: Path | None = None  # https: trust this CA bundle (PEM) instead of the system's

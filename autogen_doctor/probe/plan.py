@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 import random
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Iterator
 
 from autogen_doctor.exit_codes import UserError
 
@@ -43,12 +44,93 @@ class SessionPlan:
         return [turn for turn in self.turns if not turn.burst]
 
 
-@dataclass(frozen=True)
+_CODEWORD_SPACE = len(_ALPHABET) ** 8  # adr-xxxx-xxxx: 8 letters
+
+
+def _letters(number: int, length: int) -> str:
+    out = []
+    for _ in range(length):
+        number, digit = divmod(number, len(_ALPHABET))
+        out.append(_ALPHABET[digit])
+    return "".join(reversed(out))
+
+
+def _number(letters: str) -> int | None:
+    number = 0
+    for char in letters:
+        digit = _ALPHABET.find(char)
+        if digit < 0:
+            return None
+        number = number * len(_ALPHABET) + digit
+    return number
+
+
 class Plan:
-    seed: int
-    sessions: list[SessionPlan]
-    concurrent_turns: bool = False
-    codewords_by_session: dict[str, list[str]] = field(default_factory=dict)
+    """The run's sessions, made on demand: session `index` (0-based) is the same for the same seed.
+
+    Nothing is built up front, so `--sessions 1000000` costs nothing until sessions are sent.
+    Codewords are unique by construction: turn `t` of session `i` is the number `i*turns + t`
+    sent through a seeded bijection of the 31^8 codeword space (an affine map), so no two turns
+    of a run share one, and a codeword read back from any reply maps to the session that planted it.
+    """
+
+    def __init__(self, seed: int, count: int, turns: int, concurrent_turns: bool = False) -> None:
+        self.seed = seed
+        self.count = count
+        self.turns = turns
+        self.concurrent_turns = concurrent_turns
+        self._bursting = burst_size(turns) if concurrent_turns else 0
+        rng = random.Random(seed)
+        self._scale = rng.randrange(1, _CODEWORD_SPACE)
+        while self._scale % len(_ALPHABET) == 0:  # must be coprime with 31^8
+            self._scale = rng.randrange(1, _CODEWORD_SPACE)
+        self._shift = rng.randrange(_CODEWORD_SPACE)
+        self._inverse = pow(self._scale, -1, _CODEWORD_SPACE)
+
+    def session_id(self, index: int) -> str:
+        """`adr-s{index+1}-xxxx`: unique by its number, the suffix only makes ids hard to guess."""
+        rng = random.Random(f"{self.seed}:{index}")
+        return f"adr-s{index + 1}-{_token(rng, 4)}"
+
+    def codeword(self, index: int, turn: int) -> str:
+        value = (self._scale * (index * self.turns + turn - 1) + self._shift) % _CODEWORD_SPACE
+        letters = _letters(value, 8)
+        return f"adr-{letters[:4]}-{letters[4:]}"
+
+    def session(self, index: int) -> SessionPlan:
+        """Session number `index` (0-based) of the plan."""
+        turn_plans = []
+        for turn in range(1, self.turns + 1):
+            codeword = self.codeword(index, turn)
+            turn_plans.append(TurnPlan(turn, codeword, turn_message(codeword, turn), burst=turn <= self._bursting))
+        return SessionPlan(self.session_id(index), turn_plans)
+
+    def owner(self, codeword: str) -> str | None:
+        """The session of this plan that planted `codeword` (any case), or None."""
+        word = codeword.lower()
+        if len(word) != 13 or not word.startswith("adr-") or word[8] != "-":
+            return None
+        value = _number(word[4:8] + word[9:])
+        if value is None:
+            return None
+        position = ((value - self._shift) * self._inverse) % _CODEWORD_SPACE
+        index = position // self.turns
+        return self.session_id(index) if index < self.count else None
+
+    def iter_sessions(self) -> Iterator[SessionPlan]:
+        """Every session in order, one at a time."""
+        for index in range(self.count):
+            yield self.session(index)
+
+    @property
+    def sessions(self) -> list[SessionPlan]:
+        """Every session as a list (small plans and tests; a run uses `session(index)`)."""
+        return list(self.iter_sessions())
+
+    @property
+    def codewords_by_session(self) -> dict[str, list[str]]:
+        """Every session's codewords (small plans and tests)."""
+        return {plan.session: [turn.codeword for turn in plan.turns] for plan in self.iter_sessions()}
 
 
 def burst_size(turns: int) -> int:
@@ -77,35 +159,14 @@ def _token(rng: random.Random, length: int) -> str:
 
 
 def make_plan(sessions: int, turns: int, *, seed: int | None = None, concurrent_turns: bool = False) -> Plan:
-    """Build the run's sessions and codewords; the same seed gives the same plan."""
+    """The run's plan (built lazily); the same seed gives the same plan."""
     if sessions < 1:
         raise UserError("--sessions must be at least 1")
     if turns < 2:
         raise UserError("--turns must be at least 2 (recall needs an earlier turn)")
     if seed is None:
         seed = random.SystemRandom().randrange(1, 2**31)
-    rng = random.Random(seed)
-    bursting = burst_size(turns) if concurrent_turns else 0
-    used: set[str] = set()
-
-    def fresh(make) -> str:
-        while True:
-            candidate = make()
-            if candidate not in used:
-                used.add(candidate)
-                return candidate
-
-    plans: list[SessionPlan] = []
-    by_session: dict[str, list[str]] = {}
-    for index in range(1, sessions + 1):
-        session = fresh(lambda: f"adr-s{index}-{_token(rng, 4)}")
-        turn_plans = []
-        for turn in range(1, turns + 1):
-            codeword = fresh(lambda: f"adr-{_token(rng, 4)}-{_token(rng, 4)}")
-            turn_plans.append(TurnPlan(turn, codeword, turn_message(codeword, turn), burst=turn <= bursting))
-        plans.append(SessionPlan(session, turn_plans))
-        by_session[session] = [turn.codeword for turn in turn_plans]
-    return Plan(seed=seed, sessions=plans, concurrent_turns=concurrent_turns, codewords_by_session=by_session)
+    return Plan(seed, sessions, turns, concurrent_turns)
 
 
 def _json_escaped(value: object) -> str:

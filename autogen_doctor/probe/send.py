@@ -10,21 +10,25 @@ from __future__ import annotations
 
 import asyncio
 import http.cookiejar
+import math
 import random
 import socket
 import ssl
 import time
+import zlib
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any, Callable
 
 import httpx
 
-from autogen_doctor.probe.extract import ExtractError, extract_reply
+from autogen_doctor.probe.decode import ACCEPT_ENCODING, BoundedDecoder, TooLarge, UnsupportedEncoding
+from autogen_doctor.probe.extract import ExtractError, Reply, describe_keys, extract_reply, lookup
 from autogen_doctor.probe.identity import identify
-from autogen_doctor.probe.options import ProbeOptions
+from autogen_doctor.probe.options import MAX_BACKOFF_S, ProbeOptions
 from autogen_doctor.probe.plan import CODEWORD_PATTERN, Plan, SessionPlan, TurnPlan, render_body
-from autogen_doctor.probe.redact import redact_body, redact_headers, redact_url
+from autogen_doctor.probe.redact import Secrets, redact_body, redact_headers, redact_url
 from autogen_doctor.probe.transcript import Backend, TurnRecord
+from autogen_doctor.textsafe import escape_text
 
 MAX_REPLY_BYTES = 2 * 1024 * 1024
 REPLY_TEXT_LIMIT = 4000  # characters of reply text kept in a record
@@ -50,9 +54,39 @@ class Outcome:
     # Connection-level failure (refused, DNS, TLS, timeout): the target may be unreachable.
     unreachable: bool = False
     os_pid: int | None = None  # with ProbeOptions.os_identity_root: the worker, from the OS
+    retry_after: float | None = None  # seconds, from a 429/503 Retry-After header
 
 
-ProgressHook = Callable[[str, TurnRecord | None], None]  # ("turn", record) / ("session", None)
+# What h11 says about a reply that reached us but is not usable HTTP, in the user's words.
+_PROTOCOL_MESSAGES = (
+    ("receive buffer too long", "the reply's headers are too large (the service sent more header "
+                                "bytes than an HTTP client accepts: too many cookies or headers?)"),
+    ("illegal status line", "the reply is not HTTP (is this port serving another protocol, or TLS?)"),
+    ("illegal request line", "the reply is not HTTP (is this port serving another protocol, or TLS?)"),
+    ("invalid http status", "the reply is not HTTP (it has no valid status line)"),
+    ("illegal header", "the reply has a malformed header line"),
+    ("location header", "the reply's Location header is not a valid URL"),
+)
+
+
+def _protocol_reason(error: Exception) -> str | None:
+    text = str(error).lower()
+    for needle, message in _PROTOCOL_MESSAGES:
+        if needle in text:
+            return message
+    return None
+
+
+def _retry_after(headers: httpx.Headers) -> float | None:
+    value = headers.get("retry-after", "").strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        return None  # an HTTP date: fall back to the usual backoff
+    return seconds if math.isfinite(seconds) and seconds >= 0 else None
+
+
+ProgressHook = Callable[[str, TurnRecord | None], None]  # ("turn", record) / ("session", None) / ("retry", None)
 
 
 def _causes(error: BaseException) -> list[BaseException]:
@@ -88,11 +122,22 @@ class Sender:
         self.progress = progress
         self.started = 0.0
         self.identity_sources: list[str] = []
-        self.all_codewords = {
-            word.lower(): session for session, words in plan.codewords_by_session.items() for word in words
-        }
+        # Codewords of the sessions started so far: the plan is made lazily, session by session.
+        self.codewords_by_session: dict[str, list[str]] = {}
+        self.session_order: dict[str, int] = {}
+        # Every secret this run sends (headers, URL credentials, body secrets): scrubbed from
+        # whatever the service echoes back into replies, headers and error pages.
+        self.secrets = Secrets()
+        self.secrets.add_headers(options.headers)
+        self.secrets.add_url(url)
+        self.secrets.add_body(options.body)
+        # --pid-path/--pod-path: how many replies held each, and what keys replies had otherwise.
+        self.path_found = {flag: 0 for flag in ("--pid-path", "--pod-path") if getattr(options, flag[2:].replace("-", "_"))}
+        self.sample_documents: list[Any] = []
+        self.ok_replies = 0
         self.base_headers = [("User-Agent", USER_AGENT), ("Content-Type", "application/json"),
-                             ("Accept", "application/json, text/event-stream, text/plain, */*")]
+                             ("Accept", "application/json, text/event-stream, application/x-ndjson, text/plain, */*"),
+                             ("Accept-Encoding", ACCEPT_ENCODING)]
         given = {name.lower() for name, _ in options.headers}
         self.base_headers = [(n, v) for n, v in self.base_headers if n.lower() not in given] + list(options.headers)
 
@@ -101,7 +146,7 @@ class Sender:
         limits = httpx.Limits(max_connections=None, max_keepalive_connections=keepalive)
         jar = http.cookiejar.CookieJar(policy=_RejectAllCookies())
         return httpx.AsyncClient(limits=limits, timeout=httpx.Timeout(self.options.timeout),
-                                 follow_redirects=False, cookies=jar)
+                                 follow_redirects=False, cookies=jar, verify=tls_verify(self.options))
 
     async def _exchange(self, client: httpx.AsyncClient, request: httpx.Request) -> Outcome:
         response = await client.send(request, stream=True)
@@ -110,14 +155,27 @@ class Sender:
             from autogen_doctor.probe.os_identity import pid_of_http_response
 
             os_pid = pid_of_http_response(response, self.options.os_identity_root)
+        too_large = f"reply larger than {MAX_REPLY_BYTES // (1024 * 1024)} MiB"
         try:
-            chunks, size = [], 0
-            async for chunk in response.aiter_bytes():  # decoded (gzip...), counted as it comes
-                chunks.append(chunk)
-                size += len(chunk)
-                if size > MAX_REPLY_BYTES:
-                    return Outcome(status=response.status_code, headers=response.headers,
-                                   error=f"reply larger than {MAX_REPLY_BYTES // (1024 * 1024)} MiB")
+            try:
+                decoder = BoundedDecoder(response.headers.get("content-encoding", ""), MAX_REPLY_BYTES)
+            except UnsupportedEncoding as unknown:
+                return Outcome(status=response.status_code, headers=response.headers,
+                               error=f"reply uses Content-Encoding '{escape_text(unknown)}', which the probe "
+                                     f"does not decode (it asks for {ACCEPT_ENCODING})")
+            chunks = []
+            try:
+                # Raw bytes, decoded here layer by layer with the cap inside each layer: httpx's
+                # own decoder would expand a whole chunk (and every stacked gzip layer) first.
+                async for raw in response.aiter_raw():
+                    chunks.append(decoder.feed(raw))
+                    await asyncio.sleep(0)  # let --timeout and the other sessions run
+                chunks.append(decoder.finish())
+            except TooLarge:
+                return Outcome(status=response.status_code, headers=response.headers, error=too_large)
+            except zlib.error as error:  # a corrupt compressed body
+                return Outcome(status=response.status_code, headers=response.headers,
+                               error=f"reply's compressed body is corrupt ({escape_text(error)})")
             return Outcome(status=response.status_code, headers=response.headers, body=b"".join(chunks),
                            os_pid=os_pid)
         finally:
@@ -135,20 +193,35 @@ class Sender:
             reason, retryable = _connect_reason(error)
             return Outcome(error=reason, retryable=retryable, unreachable=True)
         except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError, httpx.NetworkError) as error:
+            understood = _protocol_reason(error)
+            if understood is not None:
+                # Something answered, but not with usable HTTP: not "unreachable", and retrying
+                # the same server would get the same reply.
+                return Outcome(error=f"the service answered, but {understood} [{escape_text(error)}]")
             # An exception is always truthy: test its text, which is often empty (a reset, or
             # plain HTTP sent to a TLS port), and name the failure rather than print nothing.
             reason = str(error) or f"{type(error).__name__}, the server closed the connection without a reply"
-            return Outcome(error=f"connection dropped: {reason}", retryable=True, unreachable=True)
+            return Outcome(error=f"connection dropped: {escape_text(reason)}", retryable=True, unreachable=True)
         except httpx.HTTPError as error:
-            return Outcome(error=f"{type(error).__name__}: {error}")
+            understood = _protocol_reason(error)
+            if understood is not None:
+                return Outcome(error=f"the service answered, but {understood}")
+            return Outcome(error=f"{type(error).__name__}: {escape_text(error)}")
         except (ssl.SSLError, OSError) as error:
-            return Outcome(error=f"cannot connect: {error}", unreachable=True)
+            return Outcome(error=f"cannot connect: {escape_text(error)}", unreachable=True)
         if outcome.error is None and outcome.status is not None:
-            if outcome.status >= 500:
+            if outcome.status == 429:
+                outcome.retry_after = _retry_after(outcome.headers)
+                wait = f", Retry-After {outcome.retry_after:g} s" if outcome.retry_after is not None else ""
+                outcome.error = (f"HTTP 429 rate limited{wait}: the service refuses this many requests; "
+                                 "lower --concurrency (or raise the service's limit for the probe)")
+                outcome.retryable = True
+            elif outcome.status >= 500:
                 outcome.error, outcome.retryable = f"HTTP {outcome.status}", True
+                outcome.retry_after = _retry_after(outcome.headers) if outcome.status == 503 else None
             elif 300 <= outcome.status < 400:
                 location = outcome.headers.get("location", "?")
-                outcome.error = (f"HTTP {outcome.status} redirect to {redact_url(location)} not followed "
+                outcome.error = (f"HTTP {outcome.status} redirect to {escape_text(redact_url(location))} not followed "
                                  "(the probe sends only to the URL it was given)")
             elif outcome.status >= 400:
                 outcome.error = f"HTTP {outcome.status}"
@@ -179,38 +252,53 @@ class Sender:
                 cookies.extract_cookies(httpx.Response(outcome.status, headers=outcome.headers, request=request))
             if not outcome.retryable or attempts > options.retries:
                 break
-            # Exponential backoff with jitter: a struggling service gets room to recover.
-            await asyncio.sleep(min(0.1 * 2 ** (attempts - 1), 2.0) * (0.5 + random.random()))
+            if self.progress:
+                self.progress("retry", None)
+            if outcome.retry_after is not None:
+                # The service said when to come back: honour it, but never wait past --timeout.
+                await asyncio.sleep(min(outcome.retry_after, options.timeout))
+            else:
+                # Exponential backoff with jitter: a struggling service gets room to recover.
+                await asyncio.sleep(min(0.1 * 2 ** (attempts - 1), MAX_BACKOFF_S) * (0.5 + random.random()))
+        scrub = self.secrets.scrub
         record = TurnRecord(
             session=session.session, turn=turn.turn, planted=turn.codeword, status=outcome.status,
-            error=outcome.error, attempts=attempts, sent_at=round(sent_at, 6), latency_s=round(latency, 6),
-            burst=turn.burst,
+            error=scrub(outcome.error) if outcome.error else None, attempts=attempts,
+            sent_at=round(sent_at, 6), latency_s=round(latency, 6), burst=turn.burst,
             request={"method": options.method, "url": self.shown_url,
-                     "headers": redact_headers(request.headers.multi_items()), "body": redact_body(body)},
-            response_headers=redact_headers(outcome.headers.multi_items()),
+                     "headers": redact_headers(request.headers.multi_items(), self.secrets),
+                     "body": scrub(redact_body(body))},
+            response_headers=redact_headers(outcome.headers.multi_items(), self.secrets),
         )
-        text = self._read_reply(record, outcome) if outcome.status is not None else None
-        return record, text, outcome.unreachable
+        # Reading the reply shares the turn's --timeout (at least a second, so a slow exchange
+        # still gets its reply read).
+        remaining = max(1.0, began + options.timeout - time.perf_counter())
+        reply = self._read_reply(record, outcome, time.monotonic() + remaining) if outcome.status is not None else None
+        return record, reply, outcome.unreachable
 
-    def _read_reply(self, record: TurnRecord, outcome: Outcome) -> str | None:
+    def _read_reply(self, record: TurnRecord, outcome: Outcome, deadline: float) -> Reply | None:
         options = self.options
         documents: list = []
-        text = None
+        reply = None
+        scrub = self.secrets.scrub
         if record.error is None:
             try:
-                reply = extract_reply(outcome.body, outcome.headers.get("content-type", ""), options.reply_path)
+                reply = extract_reply(outcome.body, outcome.headers.get("content-type", ""), options.reply_path,
+                                      deadline=deadline)
             except ExtractError as error:
-                record.error = str(error)
+                record.error = scrub(str(error))
             else:
-                record.reply_text = reply.text[:REPLY_TEXT_LIMIT]
+                record.reply_text = scrub(reply.text[:REPLY_TEXT_LIMIT])
+                record.reply_stream = reply.stream
                 documents = reply.documents
                 text = reply.text.lower()
                 # Scan the reply for codeword-shaped tokens, then look them up: linear in the
                 # reply, whatever the number of sessions.
                 record.foreign = sorted({word for word in CODEWORD_PATTERN.findall(text)
-                                         if self.all_codewords.get(word, record.session) != record.session})
+                                         if (self.plan.owner(word) or record.session) != record.session})
+                self._note_paths(documents)
         else:
-            record.reply_text = outcome.body[:REPLY_TEXT_LIMIT].decode("utf-8", errors="replace")
+            record.reply_text = scrub(outcome.body[:REPLY_TEXT_LIMIT].decode("utf-8", errors="replace"))
         backend, source = identify(outcome.headers, documents, pid_header=options.pid_header,
                                    pod_header=options.pod_header, pid_path=options.pid_path,
                                    pod_path=options.pod_path)
@@ -220,7 +308,28 @@ class Sender:
         record.backend = backend
         if source and source not in self.identity_sources:
             self.identity_sources.append(source)
-        return text
+        return reply
+
+    def _note_paths(self, documents: list[Any]) -> None:
+        """Count the replies where --pid-path/--pod-path found something; keep a few documents."""
+        self.ok_replies += 1
+        for flag in self.path_found:
+            path = getattr(self.options, flag[2:].replace("-", "_"))
+            if any(lookup(document, path) is not None and not isinstance(lookup(document, path), (dict, list))
+                   for document in documents[:50]):
+                self.path_found[flag] += 1
+        if len(self.sample_documents) < 5:
+            self.sample_documents.extend(documents[:5 - len(self.sample_documents)])
+
+    def notes(self) -> list[str]:
+        """What the user should know about the flags: a path that matched nothing in any reply."""
+        found = []
+        for flag, hits in self.path_found.items():
+            if self.ok_replies and not hits:
+                path = getattr(self.options, flag[2:].replace("-", "_"))
+                found.append(f"{flag} '{escape_text(path)}' matched nothing in any of {self.ok_replies} replies "
+                             f"({escape_text(describe_keys(self.sample_documents))})")
+        return found
 
     async def run_session(self, client: httpx.AsyncClient, session: SessionPlan,
                           after_first_step: Callable[[list[TurnRecord], list[bool]], None] | None = None,
@@ -260,9 +369,12 @@ class Sender:
         return records
 
     @staticmethod
-    def _judge(record: TurnRecord, text: str | None, expected: list[str]) -> None:
+    def _judge(record: TurnRecord, reply: Reply | None, expected: list[str]) -> None:
         record.expected = expected
+        text = reply.text.lower() if reply is not None else None
         record.recalled = [word for word in expected if text is not None and word.lower() in text]
+        if reply is not None and record.recalled:
+            record.joined_codewords = reply.split_words(record.recalled)
 
     def _tick(self, record: TurnRecord) -> None:
         if self.progress:
@@ -276,9 +388,9 @@ class Sender:
         retries, instead of failing every turn.
         """
         self.started = time.perf_counter()
-        sessions = self.plan.sessions
-        gate = asyncio.Event()
         failure: list[str] = []
+        groups: list[list[TurnRecord]] = []
+        gate = asyncio.Event()
 
         def check_reach(records: list[TurnRecord], unreachable: list[bool]) -> None:
             if all(unreachable) and not any(record.ok for record in records):
@@ -287,26 +399,45 @@ class Sender:
             if failure:
                 raise Unreachable(failure[0])
 
-        async with self._client() as client:
-            limit = asyncio.Semaphore(max(1, self.options.concurrency))
+        next_index = iter(range(1, self.plan.count))
 
-            async def lead() -> list[TurnRecord]:
+        async with self._client() as client:
+            async def lead() -> None:
                 try:
-                    async with limit:
-                        return await self.run_session(client, sessions[0], check_reach)
+                    groups.append(await self.run_session(client, self._start(0), check_reach))
                 finally:
                     gate.set()
+                await follow()  # the lead's slot of --concurrency goes on with the next sessions
 
-            async def follow(session: SessionPlan) -> list[TurnRecord]:
+            async def follow() -> None:
+                # Sessions are made as they are sent: a million planned sessions cost nothing
+                # up front, and a run that stops early never builds the rest.
                 await gate.wait()
-                if failure:
-                    return []
-                async with limit:
-                    return await self.run_session(client, session)
+                for index in next_index:
+                    if failure:
+                        return
+                    groups.append(await self.run_session(client, self._start(index)))
 
-            groups = await asyncio.gather(lead(), *(follow(session) for session in sessions[1:]))
+            followers = min(max(1, self.options.concurrency), self.plan.count) - 1
+            await asyncio.gather(lead(), *(follow() for _ in range(followers)))
         records = [record for group in groups for record in group]
         return records, (", ".join(self.identity_sources) or None)
+
+    def _start(self, index: int) -> SessionPlan:
+        session = self.plan.session(index)
+        self.codewords_by_session[session.session] = [turn.codeword for turn in session.turns]
+        self.session_order[session.session] = index
+        return session
+
+
+def tls_verify(options: ProbeOptions) -> ssl.SSLContext | bool:
+    """How https replies are verified: the system's CAs, --ca-bundle FILE, or not at all (--insecure)."""
+    if getattr(options, "insecure", False):
+        return False
+    bundle = getattr(options, "ca_bundle", None)
+    if bundle is not None:
+        return ssl.create_default_context(cafile=str(bundle))
+    return True
 
 
 class Unreachable(Exception):

@@ -68,6 +68,10 @@ class TurnRecord:
     # WebSocket turns only (probe/ws): connection, connection_turn, ended_by, close, client,
     # server, frames. None for HTTP.
     ws: dict[str, Any] | None = None
+    # A streamed reply ("event-stream" or "json-lines") is read piece by piece and joined;
+    # `joined_codewords` are the recalled codewords that no single piece held (chunks split them).
+    reply_stream: str | None = None
+    joined_codewords: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:

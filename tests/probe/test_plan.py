@@ -84,3 +84,19 @@ def test_malformed_body_templates_fail_with_one_line(template, message):
     with pytest.raises(UserError) as error:
         check_body_template(template)
     assert message in str(error.value) and "\n" not in str(error.value)
+
+
+def test_a_lazy_plan_knows_the_owner_of_every_codeword_without_building_the_rest():
+    plan = make_plan(1_000_000, 10_000, seed=3)  # built on demand: costs nothing up front
+    late = plan.session(999_999)
+    assert late.session.startswith("adr-s1000000-")
+    for session in (plan.session(0), plan.session(12_345), late):
+        for turn in session.turns[:3] + session.turns[-2:]:
+            assert plan.owner(turn.codeword) == session.session
+            assert plan.owner(turn.codeword.upper()) == session.session
+    assert plan.owner("not-a-codeword") is None and plan.owner("adr-0000-oooo") is None  # letters outside the alphabet
+    # A small plan owns its own words and (but for a 1-in-10^9 chance) none of another run's.
+    small, other = make_plan(2, 2, seed=3), make_plan(50, 2, seed=4)
+    assert {small.owner(word) for words in small.codewords_by_session.values() for word in words} == {
+        session.session for session in small.sessions}
+    assert all(small.owner(word) is None for words in other.codewords_by_session.values() for word in words)

@@ -191,7 +191,7 @@ def test_bad_header_value_error_does_not_echo_a_secret():
     ('{"type": "run", "url": "u", "sessions": 1, "turns": 2}\n{"session": "s", "turn": "one"}\n',
      "line 2"),
     ('{"type": "run", "url": "u", "sessions": 1, "turns": 1000000000000000000000000000000}\n', "'turns' must be"),
-    ('{"type": "run", "url": "u", "sessions": 1, "turns": 10001}\n', "'turns' must be between 1 and 10000"),
+    ('{"type": "run", "url": "u", "sessions": 1, "turns": 10001}\n', "'turns' must be between 2 and 10000"),
     ('{"type": "run", "url": "u", "sessions": 1, "turns": 2, "duration_s": "slow"}\n', "'duration_s'"),
     ('{"type": "run", "url": "u", "sessions": 1, "turns": 2, "codewords_by_session": {"s": 1}}\n',
      "codewords_by_session"),
@@ -212,7 +212,7 @@ def test_malformed_recordings_are_one_line_errors(tmp_path, content, fragment):
 
 def test_recording_that_is_a_folder_is_a_plain_one_line_error(tmp_path):
     done = cli("--replay", tmp_path)
-    assert_one_line_error(done, "cannot read it (Is a directory)")
+    assert_one_line_error(done, "not a regular file")
     assert "Errno" not in done.stderr
 
 

@@ -12,6 +12,7 @@ from html import escape
 from autogen_doctor.probe.reporters.session_map import MARK_LEGEND, build_map, linked_finding_line
 from autogen_doctor.probe.transcript import Transcript
 from autogen_doctor.probe.verdict import INCONCLUSIVE, PASS, Verdict
+from autogen_doctor.textsafe import escape_text
 
 # Backend colours (background, text): distinct hues first.
 PALETTE = (
@@ -41,7 +42,12 @@ details{margin:.2em 0}summary{cursor:pointer}
 
 
 def _e(text: object) -> str:
-    return escape(str(text), quote=True)
+    return escape(escape_text(text), quote=True)
+
+
+def _e_block(text: object) -> str:
+    """A reply shown in <pre>: its lines kept, every other control character escaped."""
+    return "\n".join(_e(line) for line in str(text).split("\n"))
 
 
 def _palette_class(index: int | None) -> str:
@@ -123,7 +129,7 @@ def render_html(verdict: Verdict, transcript: Transcript) -> str:
             for cell in row.cells:
                 reply = cell.reply_text[:MAX_REPLY_CHARS]
                 out.append(f"<p><strong>turn {cell.turn}</strong> <span class=\"dim\">{_e(cell.title)}</span></p>"
-                           f"<pre>{_e(reply) or '<em>(no reply)</em>'}</pre>")
+                           f"<pre>{_e_block(reply) or '<em>(no reply)</em>'}</pre>")
             out.append("</details>")
     out.append(f'<p class="dim">autogen-doctor {_e(verdict.version)}</p></body></html>')
     return "\n".join(out) + "\n"

@@ -8,6 +8,7 @@ import xml.etree.ElementTree as ET
 
 from autogen_doctor.probe.transcript import Transcript
 from autogen_doctor.probe.verdict import INCONCLUSIVE, STATE_LOSS, Verdict
+from autogen_doctor.textsafe import escape_text
 
 SUITE = "autogen-doctor probe"
 # Characters XML 1.0 cannot carry at all; a backend label read from a reply may contain them.
@@ -15,7 +16,12 @@ _NOT_XML = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-
 
 
 def _clean(text: object) -> str:
-    return _NOT_XML.sub("\ufffd", str(text))
+    """One line of outside text for XML: controls escaped (escape_text), then what XML cannot carry."""
+    return _NOT_XML.sub("\ufffd", escape_text(text))
+
+
+def _clean_lines(lines: list[str]) -> str:
+    return "\n".join(_clean(line) for line in lines)
 
 
 def render_junit(verdict: Verdict, transcript: Transcript) -> str:
@@ -40,7 +46,7 @@ def render_junit(verdict: Verdict, transcript: Transcript) -> str:
         if row.get("causes"):
             failure = ET.SubElement(case, "failure", type=_clean(row["causes"][0]),
                                     message=_clean(f"session lost memory: {', '.join(row['causes'])}"))
-            failure.text = _clean("\n".join(row.get("evidence") or []))
+            failure.text = _clean_lines(row.get("evidence") or [])
         summary = (f"turns {row['turns']}, replies {row['replies']}, errors {row['errors']}, "
                    f"recalled {row['recalled']} of {row['expected']}, backends: "
                    f"{', '.join(row['backends']) or 'unknown'}")
@@ -50,11 +56,11 @@ def render_junit(verdict: Verdict, transcript: Transcript) -> str:
     if overall_failed:
         failure = ET.SubElement(overall, "failure", type=_clean(verdict.cause or STATE_LOSS),
                                 message=_clean(verdict.reason))
-        failure.text = _clean("\n".join(f"{report.cause} ({report.count}): {report.summary}"
-                                        for report in verdict.causes))
+        failure.text = _clean_lines([f"{report.cause} ({report.count}): {report.summary}"
+                                     for report in verdict.causes])
     elif verdict.verdict == INCONCLUSIVE:
         ET.SubElement(overall, "skipped", message=_clean(verdict.reason))
-    ET.SubElement(overall, "system-out").text = _clean("\n".join([verdict.reason, *verdict.notes]))
+    ET.SubElement(overall, "system-out").text = _clean_lines([verdict.reason, *verdict.notes])
 
     ET.indent(suites)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"

@@ -7,28 +7,23 @@ HTML inside Markdown, and a `|` would break the table.
 from __future__ import annotations
 
 import html
-import re
 
 from autogen_doctor.probe.reporters.session_map import MARK_LEGEND, build_map, linked_finding_line
 from autogen_doctor.probe.transcript import Transcript
 from autogen_doctor.probe.verdict import PASS, STATE_LOSS, Verdict
+from autogen_doctor.textsafe import escape_text
 
 ICONS = {PASS: "✅", STATE_LOSS: "❌"}
 MAX_MAP_ROWS = 100  # a PR comment is limited to 65536 characters
 
 
-# Control characters (ESC above all) from an untrusted server: shown, never passed on to
-# whoever `cat`s the report in a terminal. Line breaks are folded to spaces separately.
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
-
-
 def md(text: object) -> str:
-    """Escape text for a Markdown table cell or paragraph."""
+    """Escape text for a Markdown table cell or paragraph: HTML and Markdown syntax, then every
+    control, line break and bidi character shown as an escape (escape_text, as every reporter)."""
     escaped = html.escape(str(text), quote=False)
     for char in "\\`*_[]|#":
         escaped = escaped.replace(char, "\\" + char)
-    escaped = _CONTROL.sub(lambda match: f"\\x{ord(match.group()):02x}", escaped)
-    return escaped.replace("\r", " ").replace("\n", " ")
+    return escape_text(escaped)
 
 
 def render_markdown(verdict: Verdict, transcript: Transcript) -> str:

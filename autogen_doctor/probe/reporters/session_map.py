@@ -136,11 +136,11 @@ def build_map(transcript: Transcript) -> SessionMap:
     tags: dict[Backend, int] = {}
     replies: dict[Backend, int] = {}
     # Sessions in the order the plan made them, then any the plan did not list.
-    order = list(transcript.codewords_by_session)
+    # A dict keeps the order and answers "seen?" at once: linear in sessions.
+    by_session: dict[str, list[TurnRecord]] = {session: [] for session in transcript.codewords_by_session}
     for record in transcript.records:
-        if record.session not in order:
-            order.append(record.session)
-    by_session: dict[str, list[TurnRecord]] = {session: [] for session in order}
+        by_session.setdefault(record.session, [])
+    order = list(by_session)
     for record in transcript.records:
         by_session[record.session].append(record)
     for session in order:

@@ -7,7 +7,6 @@ each cell still starts with the backend's tag (A, B, C...), so the map stays rea
 from __future__ import annotations
 
 import io
-import re
 
 from rich import box
 from rich.console import Console
@@ -17,6 +16,7 @@ from rich.text import Text
 from autogen_doctor.probe.reporters.session_map import MARK_LEGEND, SessionMap, build_map, linked_finding_line
 from autogen_doctor.probe.transcript import Transcript
 from autogen_doctor.probe.verdict import INCONCLUSIVE, PASS, Verdict
+from autogen_doctor.textsafe import escape_text
 
 # Background colours for backends: distinct hues first, text colour chosen to stay legible.
 PALETTE = (
@@ -26,13 +26,8 @@ PALETTE = (
 )
 VERDICT_STYLE = {PASS: "bold green", INCONCLUSIVE: "bold yellow"}
 MAX_MAP_ROWS = 200
-# Control characters (ESC above all) from an untrusted server must not reach the terminal.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
-
-def _safe(text: object) -> str:
-    """Text from the service or the transcript with control characters shown, not obeyed."""
-    return _CONTROL.sub(lambda match: f"\\x{ord(match.group()):02x}", str(text))
+# Text from the service or a recording (pod names, errors, replies) goes through escape_text:
+# control characters shown, not obeyed, and no newline to forge a `verdict:` line.
 
 
 def backend_style(palette: int | None) -> str:
@@ -53,9 +48,9 @@ def _session_map_table(session_map: SessionMap, color: bool) -> Table:
             style = backend_style(cell.palette) if color else ""
             if color and (cell.lost or cell.kind == "error"):
                 style += " bold"
-            cells.append(Text(f" {_safe(cell.text)} ", style=style.strip()))
+            cells.append(Text(f" {escape_text(cell.text)} ", style=style.strip()))
         cells += [Text("")] * (session_map.turns - len(row.cells))
-        name = Text(_safe(row.session), style="bold red" if (row.lost and color) else "")
+        name = Text(escape_text(row.session), style="bold red" if (row.lost and color) else "")
         table.add_row(name, *cells)
     return table
 
@@ -76,18 +71,18 @@ def render_text(verdict: Verdict, transcript: Transcript, *, color: bool = False
                       markup=False, soft_wrap=False)
 
     def line(text: str | Text = "", style: str = "") -> None:
-        console.print(text if isinstance(text, Text) else Text(_safe(text), style=style if color else ""),
+        console.print(text if isinstance(text, Text) else Text(escape_text(text), style=style if color else ""),
                       soft_wrap=True)
 
     title = Text("autogen-doctor probe ", style="bold" if color else "")
-    title.append(f"{_safe(verdict.url)}  ({verdict.sessions} session{'s' if verdict.sessions != 1 else ''} x "
+    title.append(f"{escape_text(verdict.url)}  ({verdict.sessions} session{'s' if verdict.sessions != 1 else ''} x "
                  f"{verdict.turns} turn{'s' if verdict.turns != 1 else ''}, "
                  f"{verdict.duration_s:.1f} s)")
     line(title)
     head = Text("verdict: ")
     head.append(verdict.verdict.upper(), style=VERDICT_STYLE.get(verdict.verdict, "bold red") if color else "")
     if verdict.cause:
-        head.append(f"   cause: {verdict.cause}", style="bold" if color else "")
+        head.append(f"   cause: {escape_text(verdict.cause)}", style="bold" if color else "")
     line(head)
     line(f"why: {verdict.reason}")
 
@@ -115,7 +110,7 @@ def render_text(verdict: Verdict, transcript: Transcript, *, color: bool = False
             if index:
                 legend.append("  ")
             legend.append(f" {entry.tag} ", style=backend_style(entry.palette) if color else "")
-            legend.append(f" {_safe(entry.label)}")
+            legend.append(f" {escape_text(entry.label)}")
         line(legend)
         line("  marks: " + "  ".join(f"{mark} {meaning}" for mark, meaning in MARK_LEGEND), "dim")
 
@@ -130,7 +125,7 @@ def render_text(verdict: Verdict, transcript: Transcript, *, color: bool = False
         for backend in verdict.backends:
             entry = tags.get(backend.label)
             tag = Text(f" {entry.tag} " if entry else " ", style=backend_style(entry.palette) if (color and entry) else "")
-            table.add_row(tag, Text(_safe(backend.pod or "-")), Text(_safe(backend.pid or "-")), str(backend.replies))
+            table.add_row(tag, Text(escape_text(backend.pod or "-")), Text(escape_text(backend.pid or "-")), str(backend.replies))
         console.print(table)
     else:
         line("backends: none identified (identity source: none)")
