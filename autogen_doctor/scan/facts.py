@@ -222,6 +222,9 @@ class Function:
     reads: set[str] = field(default_factory=set)  # not collected (kept for compatibility)
     imports: dict[str, str] = field(default_factory=dict)
     nested: list[str] = field(default_factory=list)
+    # (parameter, annotated type's dotted text, default) for parameters that have either:
+    # `manager: ChatManager = Depends(get_manager)`, `Annotated[ChatManager, Depends(...)]`.
+    param_info: tuple[tuple[str, str, "Expr | None"], ...] = ()
 
     def is_local(self, name: str) -> bool:
         return name in self.local_names and name not in self.global_decls
@@ -441,6 +444,7 @@ class _Builder:
                             getattr(node, "end_lineno", node.lineno) or node.lineno,
                             isinstance(node, ast.AsyncFunctionDef), params, decorators, class_name, parent)
         function.local_names.update(params)
+        function.param_info = self._param_info(arguments)
         self.facts.functions.setdefault(qualname, function)
         saved = (self.scope, self.withs, self.loop_depth, self.guarded)
         self.scope, self.withs, self.loop_depth, self.guarded = function, (), 0, _EMPTY
@@ -454,6 +458,38 @@ class _Builder:
         self.class_stack = stack
         self._class_hidden -= 1
         self.scope, self.withs, self.loop_depth, self.guarded = saved
+
+    def _param_info(self, arguments: ast.arguments) -> tuple:
+        positional = (*arguments.posonlyargs, *arguments.args)
+        defaults: dict[str, ast.expr] = {}
+        for argument, default in zip(positional[len(positional) - len(arguments.defaults):], arguments.defaults):
+            defaults[argument.arg] = default
+        for argument, default in zip(arguments.kwonlyargs, arguments.kw_defaults):
+            if default is not None:
+                defaults[argument.arg] = default
+        found = []
+        for argument in (*positional, *arguments.kwonlyargs):
+            annotation = argument.annotation
+            default = defaults.get(argument.arg)
+            type_text = ""
+            if isinstance(annotation, ast.Subscript) and dotted(annotation.value).endswith("Annotated") and \
+                    isinstance(annotation.slice, ast.Tuple) and annotation.slice.elts:
+                type_text = dotted(annotation.slice.elts[0])
+                for extra in annotation.slice.elts[1:]:
+                    if isinstance(extra, ast.Call) and default is None:
+                        default = extra
+            elif annotation is not None:
+                type_text = dotted(annotation)
+            if type_text or isinstance(default, ast.Call):
+                summary = None
+                if isinstance(default, ast.Call):
+                    target = dotted(default.func)
+                    inner = [dotted(item) for item in default.args[:1]] + [
+                        dotted(keyword.value) for keyword in default.keywords if keyword.arg == "dependency"]
+                    summary = Expr.make("call", target, args=tuple(Expr.make("name" if "." not in text else "attr", text)
+                                                                   for text in inner if text))
+                found.append((argument.arg, type_text, summary))
+        return tuple(found)
 
     def _class_scope_name(self) -> str:
         return MODULE_BODY

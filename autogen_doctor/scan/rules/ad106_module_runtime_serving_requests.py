@@ -33,7 +33,7 @@ from typing import Iterator
 from autogen_doctor.scan import autogen_api
 from autogen_doctor.scan.findings import Finding, Severity
 from autogen_doctor.scan.registry import rule
-from autogen_doctor.scan.rules._shared_objects import shared_uses
+from autogen_doctor.scan.flow.shared import shared_uses
 from autogen_doctor.scan.rules._support import analysis, make_finding, via, where
 
 

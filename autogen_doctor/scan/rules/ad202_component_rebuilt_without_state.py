@@ -37,7 +37,7 @@ from typing import Iterator
 
 from autogen_doctor.scan.findings import Finding, Severity
 from autogen_doctor.scan.registry import rule
-from autogen_doctor.scan.rules import _agent_flow
+from autogen_doctor.scan.flow import agents as _agent_flow
 from autogen_doctor.scan.rules._support import analysis, make_finding, via
 
 

@@ -37,7 +37,7 @@ from typing import Iterator
 
 from autogen_doctor.scan.findings import Finding, Severity
 from autogen_doctor.scan.registry import rule
-from autogen_doctor.scan.rules._paths import classify, describe
+from autogen_doctor.scan.flow.paths import classify, describe
 from autogen_doctor.scan.rules._support import analysis, make_finding, via
 
 _OPEN_CALLS = frozenset({"builtins.open", "io.open", "codecs.open", "aiofiles.open", "anyio.open_file"})

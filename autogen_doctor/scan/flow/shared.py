@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from autogen_doctor.scan.rules._support import Analysis, autogen_category
+from autogen_doctor.scan.flow.objects import autogen_category
 
 
-def shared_uses(state: Analysis, categories: frozenset[str]) -> Iterator[tuple]:
+def shared_uses(state, categories: frozenset[str]) -> Iterator[tuple]:
     """(module, function, reach, call, definition, category, class name), once per function and object."""
     resolver = state.resolver
     for ref, module, function, reach in state.entry_points.request_functions():

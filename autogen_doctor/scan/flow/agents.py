@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from autogen_doctor.scan import autogen_api
 from autogen_doctor.scan.facts import Call, Expr, Function, ModuleFacts
 from autogen_doctor.scan.resolve import Resolver
-from autogen_doctor.scan.rules._support import autogen_category, returns_autogen
+from autogen_doctor.scan.flow.objects import autogen_category, returns_autogen
 
 HISTORY_NAME = re.compile(
     r"(hist|messages|msgs|conversation|convo|transcript|previous|prior|past|turns|dialog|chat_log|"

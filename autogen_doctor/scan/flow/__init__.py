@@ -1,0 +1,74 @@
+"""The value-flow layer between resolution and the rules.
+
+`resolve.py` says what a dotted name *is* (which module-level name, which function a call lands
+in); this layer says what a name, attribute, return value or argument may *hold*: an AutoGen
+agent or team (also a `(user_proxy, manager)` pair), a project object and whether it is one
+object for the whole process, a store client, a path and where it points, a container, a key
+derived from the request or a constant one. It reads facts only (which are cached per file),
+solves across modules once per scan (memoised in `FlowModel`), and hands every answer's witness
+to the rules as a trace: `Step(path, line, note)` from the request path down to the state.
+
+Rules ask it short questions; they do not walk facts for meaning themselves.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from autogen_doctor.scan.entrypoints import EntryPoints, Reach
+from autogen_doctor.scan.facts import ModuleFacts
+from autogen_doctor.scan.flow.objects import Instance, Objects
+from autogen_doctor.scan.resolve import Resolver
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One line of a finding's witness: where, and what happens there."""
+
+    path: str
+    line: int
+    note: str
+
+    def to_json(self) -> dict:
+        return {"path": self.path, "line": self.line, "note": self.note}
+
+
+def display(module: ModuleFacts) -> str:
+    return module.display or module.path
+
+
+class FlowModel:
+    """Answers "what may this hold" for one scanned project; built once, memoised."""
+
+    def __init__(self, resolver: Resolver, entry_points: EntryPoints) -> None:
+        self.resolver = resolver
+        self.entry_points = entry_points
+        self.objects = Objects(resolver)
+
+    def step(self, module: ModuleFacts, line: int, note: str) -> Step:
+        return Step(display(module), line, note)
+
+    def request_trace(self, reach: Reach, *final: Step) -> tuple[Step, ...]:
+        """The entry point, each call down to the function, then `final` (the state's lines)."""
+        steps: list[Step] = []
+        previous = None
+        for ref, line in reach.hops:
+            if previous is None:
+                module = self.resolver.modules[ref[0]]
+                steps.append(Step(display(module), line, reach.entry.description))
+            else:
+                caller = self.resolver.modules[previous[0]]
+                steps.append(Step(display(caller), line, f"calls {ref[1]}"))
+            previous = ref
+        for item in final:
+            if not steps or (steps[-1].path, steps[-1].line) != (item.path, item.line):
+                steps.append(item)
+        return tuple(steps)
+
+    def instance_step(self, instance: Instance) -> Step | None:
+        if instance.shared is None or instance.origin is None:
+            return None
+        return Step(display(instance.origin), instance.line, f"one `{instance.klass.name}` per process: {instance.shared}")
+
+
+__all__ = ["FlowModel", "Step", "Instance", "display"]
