@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.text import Text
 
 from autogen_doctor.scan.findings import Severity
+from autogen_doctor.textsafe import escape_text
 from autogen_doctor.scan.reporters import Report
 
 _SEVERITY_STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
@@ -61,6 +62,9 @@ def text_lines(report: Report) -> list[Text]:
             hint.append("help", style="bold cyan")
             hint.append(f": {finding.fix}")
             lines.append(hint)
+        for step in finding.trace:
+            # Notes quote names from the scanned code: outside text, escaped like any other.
+            lines.append(Text(f"  trace: {escape_text(step.path)}:{step.line}: {escape_text(step.note)}", style="dim"))
     for unused in report.unused_suppressions:
         line = Text()
         line.append(unused.path, style="bold")

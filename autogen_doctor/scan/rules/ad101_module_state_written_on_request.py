@@ -40,7 +40,7 @@ from typing import Iterator
 from autogen_doctor.scan.entrypoints import STREAMLIT
 from autogen_doctor.scan.findings import Finding, Severity
 from autogen_doctor.scan.registry import rule
-from autogen_doctor.scan.rules._support import (analysis, container_kind, is_per_process_name, make_finding,
+from autogen_doctor.scan.rules._support import (request_trace, analysis, container_kind, is_per_process_name, make_finding,
                                                 store_fix, via, where)
 
 
@@ -65,7 +65,7 @@ def check(project) -> Iterator[Finding]:
                 continue
             reported.add((definition.name, mutation.line))
             yield _finding(module, mutation.line, mutation.col, mutation.end_line, mutation.end_col, definition,
-                           kind, reach, f"with {mutation.how}")
+                           kind, reach, f"with {mutation.how}", state)
         # A container handed to a helper that writes into that parameter: `remember(sessions, sid, m)`.
         for call in function.calls:
             if not call.args and not call.kwargs:
@@ -93,7 +93,7 @@ def check(project) -> Iterator[Finding]:
                     continue
                 reported.add((definition.name, call.line))
                 yield _finding(module, call.line, call.col, call.end_line, call.end_col, definition, kind, reach,
-                               f"by `{helper.qualname}`, which writes into its parameter `{parameter}`")
+                               f"by `{helper.qualname}`, which writes into its parameter `{parameter}`", state)
 
 
 def _module_container(resolver, module, function, dotted: str, reach):
@@ -109,11 +109,14 @@ def _module_container(resolver, module, function, dotted: str, reach):
     return definition, kind
 
 
-def _finding(module, line, col, end_line, end_col, definition, kind, reach, how) -> Finding:
+def _finding(module, line, col, end_line, end_col, definition, kind, reach, how, state) -> Finding:
     return make_finding(
                 "AD101", Severity.WARNING, module, line, col,
                 f"module-level {kind} `{definition.name}` ({where(definition.module, definition.assign.line)}) "
                 f"is written on a request path ({via(reach)}) {how}; each worker process and "
                 f"replica keeps its own copy",
                 symbol=definition.name, end_line=end_line, end_col=end_col,
+                trace=request_trace(state, reach, module, line, f"writes `{definition.name}` {how}",
+                                    state.flow.step(definition.module, definition.assign.line,
+                                                    f"`{definition.name}` lives in process memory")),
                 fix=f"Move `{definition.name}` out of process memory: {store_fix(reach.entry.framework)}.")

@@ -37,7 +37,7 @@ from typing import Iterator
 
 from autogen_doctor.scan.findings import Finding, Severity
 from autogen_doctor.scan.registry import rule
-from autogen_doctor.scan.rules._support import (analysis, container_kind, is_per_process_name, make_finding,
+from autogen_doctor.scan.rules._support import (request_trace, analysis, container_kind, is_per_process_name, make_finding,
                                                 store_fix, via, where)
 
 
@@ -90,4 +90,5 @@ def check(project) -> Iterator[Finding]:
                 f"class attribute {kind} `{symbol}` ({where(class_module, assign.line)}) is used as a store on a "
                 f"request path ({via(reach)}); it is one object per process, shared by every instance",
                 symbol=symbol, end_line=mutation.end_line, end_col=mutation.end_col,
+                trace=request_trace(state, reach, module, mutation.line, f"writes `{symbol}`"),
                 fix=f"Do not keep conversation state in `{symbol}`: {store_fix(reach.entry.framework)}.")

@@ -36,7 +36,7 @@ from typing import Iterator
 
 from autogen_doctor.scan.findings import Finding, Severity
 from autogen_doctor.scan.registry import rule
-from autogen_doctor.scan.rules._support import analysis, is_per_process_name, make_finding, store_fix, via
+from autogen_doctor.scan.rules._support import request_trace, analysis, is_per_process_name, make_finding, store_fix, via
 
 
 @rule(code="AD103", name="global-rebinding-in-handler", severity=Severity.WARNING,
@@ -54,4 +54,5 @@ def check(project) -> Iterator[Finding]:
                 f"`global {write.name}` is rebound in `{function.qualname}` on a request path ({via(reach)}); "
                 f"its value is per process and shared by every user of that process",
                 symbol=write.name,
+                trace=request_trace(state, reach, module, write.line, f"rebinds global `{write.name}`"),
                 fix=f"Do not keep `{write.name}` in a module global: {store_fix(reach.entry.framework)}.")

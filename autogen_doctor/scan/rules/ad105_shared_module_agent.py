@@ -42,7 +42,7 @@ from autogen_doctor.scan import autogen_api
 from autogen_doctor.scan.findings import Finding, Severity
 from autogen_doctor.scan.registry import rule
 from autogen_doctor.scan.flow.shared import shared_uses
-from autogen_doctor.scan.rules._support import analysis, make_finding, via, where
+from autogen_doctor.scan.rules._support import request_trace, analysis, make_finding, via, where
 
 _CATEGORIES = frozenset({autogen_api.AGENT, autogen_api.TEAM, autogen_api.MEMORY})
 
@@ -58,6 +58,8 @@ def check(project) -> Iterator[Finding]:
             f"is used on a request path ({via(reach)}); every session shares its conversation state and each "
             f"process has its own copy",
             symbol=definition.name, end_line=call.end_line, end_col=call.end_col,
+            trace=request_trace(state, reach, module, call.line, f"uses `{definition.name}`",
+                                state.flow.step(definition.module, definition.assign.line, f"`{definition.name}` is built once per process")),
             fix=(f"Build `{definition.name}` per request (or per session) and restore its history from a shared "
                  f"store: AgentChat `await agent.load_state(saved)` / `await agent.save_state()`; classic AutoGen: "
                  f"pass stored messages back (`chat_messages=`, `GroupChat(messages=history)`, or "

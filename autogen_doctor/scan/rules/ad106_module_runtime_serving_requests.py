@@ -34,7 +34,7 @@ from autogen_doctor.scan import autogen_api
 from autogen_doctor.scan.findings import Finding, Severity
 from autogen_doctor.scan.registry import rule
 from autogen_doctor.scan.flow.shared import shared_uses
-from autogen_doctor.scan.rules._support import analysis, make_finding, via, where
+from autogen_doctor.scan.rules._support import request_trace, analysis, make_finding, via, where
 
 
 @rule(code="AD106", name="module-runtime-serving-requests", severity=Severity.WARNING,
@@ -49,6 +49,8 @@ def check(project) -> Iterator[Finding]:
             f"{where(definition.module, definition.assign.line)}) serves requests ({via(reach)}); its agents and "
             f"their history live in this process only",
             symbol=definition.name, end_line=call.end_line, end_col=call.end_col,
+            trace=request_trace(state, reach, module, call.line, f"uses `{definition.name}`",
+                                state.flow.step(definition.module, definition.assign.line, f"`{definition.name}` is built once per process")),
             fix=("Persist each session's messages in a shared store and rebuild agent model contexts from it "
                  "(`BufferedChatCompletionContext(initial_messages=history)`), or save and load "
                  "`await runtime.save_state()` per session around each request."))

@@ -45,7 +45,7 @@ from typing import Iterator
 from autogen_doctor.scan.findings import Finding, Severity
 from autogen_doctor.scan.registry import rule
 from autogen_doctor.scan.flow import agents as _agent_flow
-from autogen_doctor.scan.rules._support import analysis, make_finding, via
+from autogen_doctor.scan.rules._support import request_trace, analysis, make_finding, via
 
 
 def fix_for(var: str, classic: bool) -> str:
@@ -84,4 +84,6 @@ def check(project) -> Iterator[Finding]:
             "AD201", Severity.WARNING, module, first.line, first.col,
             f"`{first.var}` (`{first.class_name}`) is built on a request path ({via(reach)}) and run at line "
             f"{run.line} with no earlier history restored into it{detail}",
-            symbol=first.var, fix=fix_for(first.var, classic))
+            symbol=first.var, fix=fix_for(first.var, classic),
+            trace=request_trace(state, reach, module, first.line, f"builds `{first.var}`",
+                                state.flow.step(module, run.line, f"runs it with no history restored")))

@@ -38,7 +38,7 @@ from typing import Iterator
 from autogen_doctor.scan.findings import Finding, Severity
 from autogen_doctor.scan.registry import rule
 from autogen_doctor.scan.flow.paths import classify, describe
-from autogen_doctor.scan.rules._support import analysis, make_finding, via
+from autogen_doctor.scan.rules._support import request_trace, analysis, make_finding, via
 
 _OPEN_CALLS = frozenset({"builtins.open", "io.open", "codecs.open", "aiofiles.open", "anyio.open_file"})
 _DATAFRAME_WRITES = frozenset({"to_csv", "to_json", "to_parquet", "to_pickle"})
@@ -82,6 +82,7 @@ def check(project) -> Iterator[Finding]:
                 f"`{call.func}` writes to {describe(found)} on a request path ({via(reach)}); other replicas "
                 f"cannot see it and a restart loses it",
                 symbol=call.func, end_line=call.end_line, end_col=call.end_col,
+                trace=request_trace(state, reach, module, call.line, f"writes with `{call.func}`"),
                 fix=("Store the session's data in a shared service (Redis, a database, object storage) keyed by "
                      "session id; if it must be a file, use a volume every replica mounts (not `/tmp`, not "
                      "`emptyDir`)."))

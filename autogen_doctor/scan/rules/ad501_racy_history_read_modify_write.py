@@ -41,7 +41,7 @@ from typing import Iterator
 from autogen_doctor.scan.facts import Call, Function
 from autogen_doctor.scan.findings import Finding, Severity
 from autogen_doctor.scan.registry import rule
-from autogen_doctor.scan.rules._support import analysis, make_finding, via
+from autogen_doctor.scan.rules._support import request_trace, analysis, make_finding, via
 
 _KV_READS = {"get": ("set", "setex", "psetex", "getset", "mset"), "hget": ("hset", "hmset"),
              "hgetall": ("hset", "hmset")}
@@ -149,6 +149,8 @@ def check(project) -> Iterator[Finding]:
                     f"`{call.func}` with no lock, transaction or version check ({via(reach)}); concurrent turns "
                     f"of one session overwrite each other",
                     symbol=var, end_line=call.end_line, end_col=call.end_col,
+                    trace=request_trace(state, reach, module, line, f"reads `{var}`",
+                                        state.flow.step(module, call.line, f"writes it back with `{call.func}`")),
                     fix=("Append atomically instead (Redis `RPUSH` + `LRANGE`, or SQL `INSERT` one row per message), "
                          "or guard the read-modify-write: `async with redis.lock(f\"lock:{key}\", timeout=10):`, "
                          "a WATCH/MULTI transaction, or `SELECT ... FOR UPDATE`."))
