@@ -209,6 +209,13 @@ class Resolver:
                 for assign in function.assigns:
                     if assign.targets == (head,) and assign.value.kind == "call":
                         class_text = assign.value.dotted
+            if class_text is None and not function.is_local(head) and not rest.startswith("()."):
+                # `service.method()` where `service = ChatService()` at module level (here or imported)
+                found = self.module_value(module, function, head)
+                if found is not None and found[1].kind == "call" and found[1].dotted:
+                    definition = self.definition(self.canonical(found[0].module, None, found[1].dotted), found[0].module)
+                    if definition is not None and definition.klass is not None and not definition.rest:
+                        return self._method(definition.module, definition.klass.qualname, method)
             if class_text is not None:
                 definition = self.definition(self.canonical(module, function, class_text), module)
                 if definition is not None and definition.klass is not None and not definition.rest:

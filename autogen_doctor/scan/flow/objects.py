@@ -261,16 +261,13 @@ class Objects:
 
     # ---------- containers on an object ----------
     def container_attrs(self, module: ModuleFacts, info: ClassInfo) -> dict[str, tuple[str, int]]:
-        """{attr: (container kind, line)} for `self.attr = {}` in any method and class-level containers."""
+        """{attr: (container kind, line)} for `self.attr = {}` in any method (or a project base's).
+        Class-level containers are AD102's: they are not listed here."""
         key = (id(module), info.qualname)
         found = self._containers.get(key)
         if found is not None:
             return found
         found = {}
-        for name, assign in info.attrs.items():
-            kind = container_kind(self.resolver, module, assign.value) if assign.value is not None else None
-            if kind is not None:
-                found[name] = (kind, assign.line)
         for method in info.methods:
             function = module.functions.get(method)
             if function is None:
@@ -288,6 +285,31 @@ class Objects:
                 for name, value in self.container_attrs(definition.module, definition.klass).items():
                     found.setdefault(name, value)
         self._containers[key] = found
+        return found
+
+    def self_writes(self, module: ModuleFacts, function: Function, depth: int = 0,
+                    seen: set | None = None) -> list[tuple[str, ModuleFacts, Function, object, tuple]]:
+        """Writes into `self.<attr>` containers by a method and the methods it calls on `self`:
+        (attr, module, method, mutation, ((module, call line, callee), ...))."""
+        seen = set() if seen is None else seen
+        if depth > 3 or (id(module), function.qualname) in seen or not function.class_name:
+            return []
+        seen.add((id(module), function.qualname))
+        found = []
+        for mutation in function.mutations:
+            if mutation.how == "attribute assignment":
+                continue
+            parts = mutation.base.split(".")
+            if len(parts) == 2 and parts[0] == "self":
+                found.append((parts[1], module, function, mutation, ()))
+        for call in function.calls:
+            if call.func.startswith("self.") and call.func.count(".") == 1:
+                target = self.resolver.call_target(module, function, call.func)
+                if target is None:
+                    continue
+                callee_module, callee = self.resolver.function(target)
+                for attr, where_module, method, mutation, chain in self.self_writes(callee_module, callee, depth + 1, seen):
+                    found.append((attr, where_module, method, mutation, ((module, call.line, callee.qualname),) + chain))
         return found
 
     # ---------- store clients ----------
