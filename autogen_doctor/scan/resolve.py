@@ -56,10 +56,13 @@ class Resolver:
         self._callees: dict[FunctionRef, list[tuple[FunctionRef, int]]] = {}
         self._canonical_memo: dict[tuple, str] = {}
         self._bases_memo: dict[tuple, list[str]] = {}
+        self._namespace_memo: dict[str, list[ModuleFacts]] = {}
 
     # ---------- modules ----------
     def module_named(self, name: str, near: ModuleFacts | None = None) -> ModuleFacts | None:
         candidates = self.by_name.get(name)
+        if not candidates and "." in name:
+            candidates = self._namespace_candidates(name)
         if not candidates:
             return None
         if len(candidates) == 1 or near is None:
@@ -67,6 +70,18 @@ class Resolver:
         # Several top-level modules with one name (scripts in sibling folders): the closest wins,
         # the way Python finds the script's own folder first on sys.path.
         return max(candidates, key=lambda other: len(os.path.commonpath([other.path, near.path])))
+
+    def _namespace_candidates(self, name: str) -> list[ModuleFacts]:
+        """`handlers.chat` for handlers/chat.py in a folder with no __init__.py (a namespace
+        package, importable from the folder above): matched by its path's last parts."""
+        found = self._namespace_memo.get(name)
+        if found is None:
+            head, _, tail = name.rpartition(".")
+            suffix = os.sep + name.replace(".", os.sep)
+            found = [module for module in self.by_name.get(tail, ())
+                     if module.path.endswith((suffix + ".py", suffix + os.sep + "__init__.py"))]
+            self._namespace_memo[name] = found
+        return found
 
     def split_module(self, canonical: str, near: ModuleFacts | None = None) -> tuple[ModuleFacts, str] | None:
         """(module, rest) for the longest project module prefix of `canonical`."""

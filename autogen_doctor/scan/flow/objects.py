@@ -26,6 +26,10 @@ _PER_PROCESS_NAMES = re.compile(
     r"(^|_)(clients?|connections?|conns?|engines?|pools?|locks?|semaphores?|tokenizers?|encoders?|"
     r"metrics|stats|counters?|loggers?|handlers?|registry|registries|routes|plugins|hooks|tools?|"
     r"configs?|settings|websockets?|sockets?|subscribers?|listeners?|callbacks?)$", re.IGNORECASE)
+# Containers named for what a conversation is made of.
+STATE_NAME = re.compile(r"(sessions?|conversations?|convos?|chats?|histor(y|ies)|messages?|msgs|threads?|"
+                        r"memor(y|ies)|agents?|teams?|group_?chats?|dialog(ue)?s?|turns|transcripts?|contexts?|"
+                        r"states?|users?)$", re.IGNORECASE)
 # Constructors (canonical, prefix-matched) of shared-store clients: Redis and friends.
 _STORE_CLIENTS = ("redis.Redis", "redis.StrictRedis", "redis.from_url", "redis.asyncio", "redis.client",
                   "redis.cluster", "aioredis", "redis.Redis.from_url", "redis.sentinel", "valkey.",

@@ -10,7 +10,9 @@ from autogen_doctor.scan.resolve import Resolver
 TMP = "tmp"
 RELATIVE = "relative"
 _TMP_PREFIXES = ("/tmp", "/var/tmp", "/dev/shm")
-_TEMPDIR_CALLS = frozenset({"tempfile.gettempdir", "tempfile.gettempdirb", "tempfile.mkdtemp"})
+# `mkdtemp()` is not here: it makes a new, uniquely named folder per call, scratch space for one
+# request that no later request can find again.
+_TEMPDIR_CALLS = frozenset({"tempfile.gettempdir", "tempfile.gettempdirb"})
 # Paths that hold caches or downloaded models: allowed to vanish.
 _CACHE_LIKE = re.compile(r"(cache|\.cache|huggingface|hf_home|models?/|model_dir|weights|\.log$|logs?/)", re.IGNORECASE)
 _JOIN_CALLS = frozenset({"os.path.join", "pathlib.Path", "pathlib.PurePath", "pathlib.PosixPath",

@@ -32,11 +32,17 @@ def chat(req):
 
 from __future__ import annotations
 
+import re
 from typing import Iterator
 
 from autogen_doctor.scan.findings import Finding, Severity
 from autogen_doctor.scan.registry import rule
 from autogen_doctor.scan.rules._support import request_trace, analysis, is_per_process_name, make_finding, store_fix, via
+
+
+# Globals that hold one configured tool for the process (set up by an init call), not a conversation.
+_TOOL_NAME = re.compile(r"(summari[sz]er|service|provider|loader|factory|llm|embedder|embeddings?|retriever|"
+                        r"executor|settings|config|model_client)$", re.IGNORECASE)
 
 
 @rule(code="AD103", name="global-rebinding-in-handler", severity=Severity.WARNING,
@@ -46,7 +52,8 @@ def check(project) -> Iterator[Finding]:
     for ref, module, function, reach in state.entry_points.request_functions():
         seen: set[str] = set()
         for write in function.global_writes:
-            if write.lazy_init or write.name in seen or is_per_process_name(write.name):
+            if write.lazy_init or write.name in seen or is_per_process_name(write.name) or \
+                    _TOOL_NAME.search(write.name):
                 continue
             seen.add(write.name)
             yield make_finding(

@@ -4,7 +4,8 @@
 Finds an AutoGen agent, team, group chat, group chat manager or memory created at module level
 (`assistant = AssistantAgent(...)`, `team = RoundRobinGroupChat(...)`, `memory = ListMemory()`)
 and used by a request handler or task: run, sent messages, given memories, or passed to another
-agent's chat.
+agent's chat. Classic `generate_reply(messages=[...])` answers from the messages it is given and
+stores none, so a shared agent used only that way is not reported.
 
 ## Why is this bad?
 AutoGen objects keep the conversation inside themselves (`chat_messages`, the model context,
@@ -52,6 +53,9 @@ _CATEGORIES = frozenset({autogen_api.AGENT, autogen_api.TEAM, autogen_api.MEMORY
 def check(project) -> Iterator[Finding]:
     state = analysis(project)
     for module, function, reach, call, definition, category, class_name in shared_uses(state, _CATEGORIES):
+        if call.method in ("generate_reply", "a_generate_reply") and call.receiver and \
+                (call.kwarg("messages") is not None or call.args):
+            continue  # classic generate_reply(messages=[...]) answers from the given messages, stores none
         yield make_finding(
             "AD105", Severity.WARNING, module, call.line, call.col,
             f"module-level {category} `{definition.name}` (`{class_name}`, {where(definition.module, definition.assign.line)}) "

@@ -2,7 +2,9 @@
 
 ## What it does
 Finds an `autogen_core.SingleThreadedAgentRuntime` created at module level and used by request
-handlers or tasks (`publish_message`, `send_message`, `register`, ...).
+handlers or tasks (`publish_message`, `send_message`, `register`, ...). A message that carries the
+whole loaded history (`publish_message(UserTask(context=messages), ...)`) leaves the runtime's
+agents with nothing to remember, and is not reported.
 
 ## Why is this bad?
 The runtime holds its agents, their model contexts and the message queue in process memory.
@@ -33,6 +35,7 @@ from typing import Iterator
 from autogen_doctor.scan import autogen_api
 from autogen_doctor.scan.findings import Finding, Severity
 from autogen_doctor.scan.registry import rule
+from autogen_doctor.scan.flow.agents import carries_history
 from autogen_doctor.scan.flow.shared import shared_uses
 from autogen_doctor.scan.rules._support import request_trace, analysis, make_finding, via, where
 
@@ -43,6 +46,8 @@ def check(project) -> Iterator[Finding]:
     state = analysis(project)
     for module, function, reach, call, definition, category, class_name in shared_uses(
             state, frozenset({autogen_api.RUNTIME})):
+        if call.method in ("publish_message", "send_message") and carries_history(function, call.arg(0, "message")):
+            continue  # the whole history travels in every message: the runtime's agents keep none
         yield make_finding(
             "AD106", Severity.WARNING, module, call.line, call.col,
             f"module-level agent runtime `{definition.name}` (`{class_name}`, "

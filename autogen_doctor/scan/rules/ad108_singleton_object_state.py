@@ -51,8 +51,9 @@ from __future__ import annotations
 
 from typing import Iterator
 
+from autogen_doctor.scan.entrypoints import CONVERSATION_KEY
 from autogen_doctor.scan.findings import Finding, Severity
-from autogen_doctor.scan.flow.objects import is_per_process_name
+from autogen_doctor.scan.flow.objects import STATE_NAME, is_per_process_name
 from autogen_doctor.scan.registry import rule
 from autogen_doctor.scan.rules._support import analysis, make_finding, request_trace, store_fix, via, where
 
@@ -76,7 +77,7 @@ def check(project) -> Iterator[Finding]:
             if instance is None or instance.shared is None:
                 continue
             found = objects.container_attrs(instance.module, instance.klass).get(attr)
-            if found is None or is_per_process_name(attr):
+            if found is None or is_per_process_name(attr) or not _conversation_like(attr, function):
                 continue
             marker = (instance.klass.qualname, attr, module.path, mutation.line)
             if marker in reported:
@@ -100,7 +101,7 @@ def check(project) -> Iterator[Finding]:
             containers = objects.container_attrs(instance.module, instance.klass)
             for attr, write_module, writer, mutation, chain in objects.self_writes(method_module, method):
                 found = containers.get(attr)
-                if found is None or is_per_process_name(attr):
+                if found is None or is_per_process_name(attr) or not _conversation_like(attr, writer, method):
                     continue
                 marker = (instance.klass.qualname, attr, write_module.path, mutation.line)
                 if marker in reported:
@@ -112,6 +113,14 @@ def check(project) -> Iterator[Finding]:
                 steps += _origin(state, instance)
                 yield _finding(state, write_module, mutation.line, mutation.col, instance, attr, found, reach,
                                state.flow.request_trace(reach, *steps))
+
+
+def _conversation_like(attr: str, *functions) -> bool:
+    """A container of conversations: named like one, or written by code that takes a conversation
+    key. A prompt or file cache filled by `load(name)` is neither."""
+    if STATE_NAME.search(attr):
+        return True
+    return any(CONVERSATION_KEY.match(param) for function in functions for param in function.params)
 
 
 def _origin(state, instance) -> list:

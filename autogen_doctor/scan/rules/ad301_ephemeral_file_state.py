@@ -2,12 +2,12 @@
 
 ## What it does
 Finds request handlers and tasks (and helpers they call) that write files under `/tmp`,
-`tempfile.gettempdir()`/`mkdtemp()`, or a path relative to the working directory:
+`tempfile.gettempdir()`, or a path relative to the working directory:
 `open(path, "w"/"a")`, `Path.write_text`/`write_bytes`, `Path.open("w")`, `DataFrame.to_csv`/
 `to_json`. Paths are followed through local variables and module constants
 (`HISTORY_DIR = "/tmp/chats"`). Caches and downloaded models (paths mentioning `cache`,
 `models`, `huggingface`) are not reported, nor are auto-named temporary files
-(`NamedTemporaryFile`, `mkstemp`) used for one request.
+(`NamedTemporaryFile`, `mkstemp`, a fresh `mkdtemp()` folder) used for one request.
 
 ## Why is this bad?
 `/tmp` and the working directory are the container's own disk: every replica has a different
