@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from autogen_doctor.scan.entrypoints import EntryPoints, Reach
 from autogen_doctor.scan.facts import ModuleFacts
 from autogen_doctor.scan.flow.objects import Instance, Objects
+from autogen_doctor.scan.flow.stores import Stores
 from autogen_doctor.scan.resolve import Resolver
 
 
@@ -44,6 +45,7 @@ class FlowModel:
         self.resolver = resolver
         self.entry_points = entry_points
         self.objects = Objects(resolver)
+        self.stores = Stores(resolver, self.objects)
 
     def step(self, module: ModuleFacts, line: int, note: str) -> Step:
         return Step(display(module), line, note)
