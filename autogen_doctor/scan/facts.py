@@ -747,8 +747,9 @@ class _Builder:
         if kind is ast.Subscript:
             inner = self.expr(node.value, depth + 1)
             index = self.expr(node.slice, depth + 1)
+            # text "slice" for `messages[:-1]` (many elements); None for `messages[-1]` (one element)
             return self._combine("subscript", [inner, index], keep=[inner, index] if depth <= _MAX_DEPTH else (),
-                                 dotted=dotted(node))
+                                 dotted=dotted(node), text="slice" if isinstance(node.slice, ast.Slice) else None)
         if kind in (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp):
             parts = []
             for generator in node.generators:

@@ -56,31 +56,43 @@ class Resolver:
         self._callees: dict[FunctionRef, list[tuple[FunctionRef, int]]] = {}
         self._canonical_memo: dict[tuple, str] = {}
         self._bases_memo: dict[tuple, list[str]] = {}
-        self._namespace_memo: dict[str, list[ModuleFacts]] = {}
+        self._folder_memo: dict[tuple[str, str], ModuleFacts | None] = {}
+        self.by_path: dict[str, ModuleFacts] = {module.path: module for module in modules.values()}
 
     # ---------- modules ----------
     def module_named(self, name: str, near: ModuleFacts | None = None) -> ModuleFacts | None:
         candidates = self.by_name.get(name)
-        if not candidates and "." in name:
-            candidates = self._namespace_candidates(name)
         if not candidates:
-            return None
+            return self._by_folder(name, near)
         if len(candidates) == 1 or near is None:
             return candidates[0]
         # Several top-level modules with one name (scripts in sibling folders): the closest wins,
         # the way Python finds the script's own folder first on sys.path.
         return max(candidates, key=lambda other: len(os.path.commonpath([other.path, near.path])))
 
-    def _namespace_candidates(self, name: str) -> list[ModuleFacts]:
-        """`handlers.chat` for handlers/chat.py in a folder with no __init__.py (a namespace
-        package, importable from the folder above): matched by its path's last parts."""
-        found = self._namespace_memo.get(name)
-        if found is None:
-            head, _, tail = name.rpartition(".")
-            suffix = os.sep + name.replace(".", os.sep)
-            found = [module for module in self.by_name.get(tail, ())
-                     if module.path.endswith((suffix + ".py", suffix + os.sep + "__init__.py"))]
-            self._namespace_memo[name] = found
+    def _by_folder(self, name: str, near: ModuleFacts | None) -> ModuleFacts | None:
+        """`autogen_server` or `handlers.chat` imported from a script's folder (or a folder above
+        it: the one the service is started from), where our dotted names, made from __init__.py
+        packages, differ: app/autogen_server.py is `app.autogen_server` here, and a folder with no
+        __init__.py is a namespace package."""
+        if near is None:
+            return None
+        memo_key = (name, os.path.dirname(near.path))
+        if memo_key in self._folder_memo:
+            return self._folder_memo[memo_key]
+        found = None
+        relative = os.path.join(*name.split("."))
+        directory = os.path.dirname(near.path)
+        for _ in range(6):
+            found = self.by_path.get(os.path.join(directory, relative + ".py")) or self.by_path.get(
+                os.path.join(directory, relative, "__init__.py"))
+            if found is not None:
+                break
+            parent = os.path.dirname(directory)
+            if parent == directory:
+                break
+            directory = parent
+        self._folder_memo[memo_key] = found
         return found
 
     def split_module(self, canonical: str, near: ModuleFacts | None = None) -> tuple[ModuleFacts, str] | None:
@@ -144,7 +156,9 @@ class Resolver:
             target = module.imports.get(head)
             if target is None:
                 return canonical
-            prefix_len = len(module.name) + 1 + len(head)
+            # The module's part of `canonical` (it may be spelled differently from module.name
+            # when imported from a script's folder), then `.head`.
+            prefix_len = len(_plain(canonical)) - len(rest) + len(head)
             replaced = target + canonical[prefix_len:]
             if replaced == canonical:
                 return canonical
@@ -290,6 +304,15 @@ class Resolver:
                     if passed is not None and passed not in seen:
                         seen.add(passed)
                         found.append((passed, call.line))
+        # Functions put in a dispatch table here (`handlers = {"gpt": serve_gpt}` ... `handlers[m](x)`).
+        for assign in function.assigns:
+            if assign.value.kind in ("dict", "list", "tuple"):
+                for element in assign.value.args:
+                    if element.kind in ("name", "attr") and element.dotted:
+                        passed = self.call_target(module, function, element.dotted)
+                        if passed is not None and passed not in seen:
+                            seen.add(passed)
+                            found.append((passed, assign.line))
         for nested in function.nested:  # a nested def usually runs when its parent does
             ref_nested = (ref[0], nested)
             if ref_nested not in seen:

@@ -10,9 +10,10 @@ import re
 from dataclasses import dataclass, field
 
 from autogen_doctor.scan import autogen_api
-from autogen_doctor.scan.facts import Call, Expr, Function, ModuleFacts
+from autogen_doctor.scan.facts import Assign, Call, ClassInfo, Expr, Function, ModuleFacts
 from autogen_doctor.scan.resolve import Resolver
-from autogen_doctor.scan.flow.objects import autogen_category, returns_autogen
+from autogen_doctor.scan.flow.objects import (autogen_category, expr_autogen, returns_autogen,
+                                              returns_autogen_tuple)
 
 HISTORY_NAME = re.compile(
     r"(hist|messages|msgs|conversation|convo|transcript|previous|prior|past|turns|dialog|chat_log|"
@@ -36,6 +37,16 @@ class Built:
     how: str  # "constructor", "component", "factory"
     value: Expr
     factory: tuple[ModuleFacts, Function] | None = None
+    # A project class that builds agents on `self` and runs them in its methods (how="wrapper").
+    wrapper: "Wrapper | None" = None
+
+
+@dataclass
+class Wrapper:
+    module: ModuleFacts
+    klass: ClassInfo
+    builds: list[tuple[Function, "Assign"]]  # (method, `self.x = Agent(...)`)
+    running_methods: set[str]  # method names that (through self calls) run a built agent
 
 
 @dataclass
@@ -54,6 +65,10 @@ def carries_history(function: Function, value: Expr | None, depth: int = 0) -> b
         return True
     if value.kind == "str" or value.kind == "const":
         return False
+    if value.kind == "subscript" and value.text != "slice":
+        # One element: `req["messages"]` is the history, `messages[-1]` is only the newest message.
+        key = value.args[1] if len(value.args) > 1 else None
+        return key is not None and key.kind == "str" and bool(HISTORY_NAME.search(key.text or ""))
     texts = [value.dotted] if value.dotted else []
     texts.extend(value.names)
     for text in texts:
@@ -136,6 +151,16 @@ def _ctor_restores(resolver: Resolver, module: ModuleFacts, function: Function, 
 def analyse(resolver: Resolver, module: ModuleFacts, function: Function) -> Flow:
     flow = Flow()
     for assign in function.assigns:
+        if len(assign.targets) > 1 and assign.how == "assign" and assign.value.kind == "call":
+            # `user_proxy, manager = build_pair()`: a factory returning a tuple of agents
+            target = resolver.call_target(module, function, assign.value.dotted)
+            if target is not None:
+                factory_module, factory = resolver.function(target)
+                for var, found in zip(assign.targets, returns_autogen_tuple(resolver, factory_module, factory)):
+                    if found is not None and found[0] in _AGENT_CATEGORIES and var.isidentifier():
+                        flow.built.append(Built(var, assign.line, assign.col, found[1], "factory", assign.value,
+                                                (factory_module, factory)))
+            continue
         if len(assign.targets) != 1 or assign.how not in ("assign", "annotated") or assign.value.kind != "call":
             continue
         var = assign.targets[0]
@@ -159,6 +184,10 @@ def analyse(resolver: Resolver, module: ModuleFacts, function: Function) -> Flow
                 flow.built.append(Built(var, assign.line, assign.col, returned[1], "factory", value,
                                         (factory_module, factory)))
                 continue
+        wrapper = wrapper_of(resolver, module, function, value.dotted)
+        if wrapper is not None:
+            flow.built.append(Built(var, assign.line, assign.col, wrapper.klass.name, "wrapper", value, None, wrapper))
+            continue
         if HISTORY_NAME.search(var) and _STORE_READ.search(value.dotted.rsplit(".", 1)[-1] or ""):
             flow.loaded_history = flow.loaded_history or (var, assign.line)
     # An object kept for later (`sessions[sid] = agent`, `agent = sessions.get(sid)` first) is
@@ -180,7 +209,17 @@ def analyse(resolver: Resolver, module: ModuleFacts, function: Function) -> Flow
         return flow
     built_vars = {built.var for built in flow.built}
     runner_calls: set[int] = set()
+    wrappers = {built.var: built.wrapper for built in flow.built if built.wrapper is not None}
     for call in function.calls:
+        if wrappers:
+            # `workflow.run(message)`, or `Thread(target=workflow.run, ...)`
+            texts = [call.func] + [argument.dotted for argument in (*call.args, *(v for _, v in call.kwargs))
+                                   if argument.kind == "attr"]
+            if any(text.count(".") == 1 and text.split(".", 1)[0] in wrappers
+                   and text.split(".", 1)[1] in wrappers[text.split(".", 1)[0]].running_methods for text in texts):
+                flow.runs.append(call)
+                runner_calls.add(id(call))
+                continue
         receiver_is_built = call.receiver in built_vars
         passes_built = any(argument.kind == "name" and argument.dotted in built_vars
                            for argument in (*call.args, *(v for _, v in call.kwargs)))
@@ -195,6 +234,11 @@ def analyse(resolver: Resolver, module: ModuleFacts, function: Function) -> Flow
     flow.restored = _restore_in(function, built_vars, runner_calls)
     if flow.restored is None:
         for built in flow.built:
+            if built.wrapper is not None:
+                flow.restored = _wrapper_restores(resolver, function, built)
+                if flow.restored is not None:
+                    break
+                continue
             flow.restored = _ctor_restores(resolver, module, function, built)
             if flow.restored is None and built.factory is not None:
                 factory_module, factory = built.factory
@@ -226,3 +270,70 @@ def analyse_builds_only(resolver: Resolver, module: ModuleFacts, function: Funct
             if category is not None and category[0] in _AGENT_CATEGORIES:
                 found.append(Built("", 0, 0, category[1], "constructor", value))
     return found
+
+
+def wrapper_of(resolver: Resolver, module: ModuleFacts, function: Function, text: str) -> Wrapper | None:
+    """The project class `text` constructs, when it builds AutoGen agents/teams on `self` and runs
+    them in a method (`AutogenWorkflow()` whose `__init__` builds a GroupChat and `run()` chats)."""
+    if not text or "(" in text or "[" in text:
+        return None
+    definition = resolver.definition(resolver.canonical(module, function, text), module)
+    if definition is None or definition.klass is None or definition.rest:
+        return None
+    if autogen_category(resolver, module, function, text) is not None:
+        return None  # an AutoGen subclass is an agent itself
+    class_module, klass = definition.module, definition.klass
+    builds: list[tuple[Function, Assign]] = []
+    for method in klass.methods:
+        method_function = class_module.functions.get(method)
+        if method_function is None:
+            continue
+        for assign in method_function.assigns:
+            if len(assign.targets) == 1 and assign.targets[0].startswith("self.") and assign.value.kind == "call":
+                found = expr_autogen(resolver, class_module, method_function, assign.value)
+                if found is not None and found[0] in _AGENT_CATEGORIES:
+                    builds.append((method_function, assign))
+    if not builds:
+        return None
+    running: set[str] = set()
+    direct = set()
+    for method in klass.methods:
+        method_function = class_module.functions.get(method)
+        if method_function is None:
+            continue
+        if any(call.method in autogen_api.RUN_METHODS and call.receiver.startswith("self.") for call in method_function.calls):
+            direct.add(method_function.name)
+    running |= direct
+    for _ in range(3):  # methods that call a running method on self
+        for method in klass.methods:
+            method_function = class_module.functions.get(method)
+            if method_function is not None and any(
+                    call.func.startswith("self.") and call.method in running for call in method_function.calls):
+                running.add(method_function.name)
+    if not running:
+        return None
+    return Wrapper(class_module, klass, builds, running)
+
+
+def _wrapper_restores(resolver: Resolver, function: Function, built: Built) -> str | None:
+    wrapper = built.wrapper
+    for method in wrapper.klass.methods:
+        method_function = wrapper.module.functions.get(method)
+        if method_function is None:
+            continue
+        found = _restore_in(method_function, set(), set())
+        if found is not None and not found.startswith("passed to"):
+            return found
+    for method_function, assign in wrapper.builds:
+        inner = Built(assign.targets[0], assign.line, assign.col, "", "constructor", assign.value)
+        found = _ctor_restores(resolver, wrapper.module, method_function, inner)
+        if found is not None:
+            return found
+    if any(carries_history(function, argument) for argument in built.value.args) or \
+            any(carries_history(function, value) for _, value in built.value.kwargs):
+        return "history passed to the wrapper"
+    for call in function.calls:  # history handed to the running method
+        if call.receiver == built.var and (any(carries_history(function, argument) for argument in call.args)
+                                           or any(carries_history(function, value) for _, value in call.kwargs)):
+            return f"history passed to {call.func}()"
+    return None

@@ -3,7 +3,11 @@
 ## What it does
 Finds a request handler or task (or a helper it calls) that builds an AutoGen agent, team,
 group chat or group chat manager (classic `autogen`/`ag2` or `autogen_agentchat`) and runs it
-without any earlier messages reaching it. History counts as restored when it reaches the agent:
+without any earlier messages reaching it. The agent may be built right there, by a factory
+(also one returning a `(user_proxy, manager)` pair), or by a project wrapper class whose methods
+build agents on `self` (`GroupChat(messages=[])` in `__init__`) and run them (`workflow.run(msg)`).
+A client-sent history counts only when it is passed whole: `messages[-1]` is the newest message
+alone, and drops the rest. History counts as restored when it reaches the agent:
 `await agent.load_state(saved)`, earlier messages passed as the task or as `messages=`,
 `GroupChat(messages=history)`, a model context built with `initial_messages`, a memory,
 `chat_messages=`, replay with `send(..., request_reply=False)`, `resume(messages=...)` or
@@ -75,6 +79,19 @@ def check(project) -> Iterator[Finding]:
         first = built[0]
         classic = any(resolver.canonical(module, function, item.value.dotted).split(".", 1)[0] in ("autogen", "ag2")
                       for item in built)
+        inner_steps = []
+        if first.wrapper is not None:
+            wrapper = first.wrapper
+            classic = classic or any(
+                resolver.canonical(wrapper.module, method, assign.value.dotted).split(".", 1)[0] in ("autogen", "ag2")
+                for method, assign in wrapper.builds)
+            method, assign = wrapper.builds[-1]
+            inner_steps.append(state.flow.step(wrapper.module, assign.line,
+                                               f"`{wrapper.klass.name}` builds `{assign.targets[0]}` with no history"))
+        elif first.factory is not None:
+            factory_module, factory = first.factory
+            inner_steps.append(state.flow.step(factory_module, factory.line,
+                                               f"`{factory.qualname}` builds it with no history"))
         run = flow.runs[0]
         detail = ""
         if flow.loaded_history is not None:
@@ -85,5 +102,5 @@ def check(project) -> Iterator[Finding]:
             f"`{first.var}` (`{first.class_name}`) is built on a request path ({via(reach)}) and run at line "
             f"{run.line} with no earlier history restored into it{detail}",
             symbol=first.var, fix=fix_for(first.var, classic),
-            trace=request_trace(state, reach, module, first.line, f"builds `{first.var}`",
-                                state.flow.step(module, run.line, f"runs it with no history restored")))
+            trace=request_trace(state, reach, module, first.line, f"builds `{first.var}`", *inner_steps,
+                                state.flow.step(module, run.line, "runs it with no history restored")))
