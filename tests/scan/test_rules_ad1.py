@@ -304,8 +304,26 @@ def test_ad103_global_rebinding_but_not_lazy_init(scan_tree):
         def ask():
             store(client())
             return "ok"
+
+        @app.route("/last")
+        def last():
+            return {"answer": last_answer}
     """}, codes="AD1")
     assert codes(result) == [("AD103", "main.py", 14, "last_answer")]
+
+
+def test_ad103_silent_when_no_other_function_reads_the_global(scan_tree):
+    result = scan_tree({"main.py": """
+        import chainlit as cl
+        transcript_id = None
+
+        @cl.on_settings_update
+        async def on_settings_update(settings):
+            global transcript_id
+            transcript_id = settings["transcript"]
+            await cl.Message(content=f"using {transcript_id}").send()
+    """}, codes="AD103")
+    assert codes(result) == []
 
 
 def test_ad104_cached_agent_factories(scan_tree):

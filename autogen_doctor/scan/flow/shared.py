@@ -1,4 +1,4 @@
-"""Module-level AutoGen objects used on a request path (shared by AD105 and AD106)."""
+"""Module-level AutoGen objects used on a request path (AD105, AD106, AD602)."""
 
 from __future__ import annotations
 
@@ -35,3 +35,32 @@ def shared_uses(state, categories: frozenset[str]) -> Iterator[tuple]:
                     continue
                 seen.add(marker)
                 yield module, function, reach, call, definition, category[0], category[1]
+
+
+def keeps_conversation(state, module, function, reach, call, definition, class_name: str) -> bool:
+    """Does this use of a module-level agent/team put the caller's turn into the object's own,
+    shared history? Not when a Streamlit script rebuilds its own globals on every rerun, not for a
+    classic `generate_reply(messages=[...])` (answers from the given messages, stores none; an
+    OpenAI-Assistant agent is the exception: it posts them to its one thread), and not for a
+    classic `initiate_chat` with a recipient built for this request (classic agents keep one
+    message list per partner, so a fresh partner means a fresh thread; the same for a classic
+    GroupChat built for this request around them)."""
+    from autogen_doctor.scan.entrypoints import STREAMLIT
+
+    if reach.entry.framework == STREAMLIT and definition.module is module:
+        return False
+    if call.method in ("generate_reply", "a_generate_reply") and call.receiver and \
+            (call.kwarg("messages") is not None or call.args) and class_name != "GPTAssistantAgent":
+        return False
+    if call.method[:1].isupper():
+        # A classic GroupChat built for this request around module agents: their message lists are
+        # kept per partner (the new manager), so nothing is shared through them.
+        found = autogen_category(state.resolver, module, function, call.func)
+        if found is not None and found[0] == "team" and \
+                state.resolver.canonical(module, function, call.func).split(".", 1)[0] in ("autogen", "ag2", "pyautogen"):
+            return False
+    if call.method in ("initiate_chat", "a_initiate_chat", "initiate_chats", "a_initiate_chats"):
+        partner = call.arg(0, "recipient")
+        if partner is not None and partner.kind == "name" and function.is_local(partner.dotted):
+            return False
+    return True

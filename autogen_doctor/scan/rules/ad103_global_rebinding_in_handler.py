@@ -5,6 +5,8 @@ Finds a request handler or task (or a helper it calls) that declares `global NAM
 to it, so each request replaces module state (`global history; history = history + [msg]`).
 One-time lazy initialisation (`if _client is None: _client = make_client()`) is not reported.
 
+A global that no other function reads (set and used within one call) is not reported.
+
 ## Why is this bad?
 The rebound name lives in one process. Other workers and replicas keep their own value, so the
 "current" conversation, agent or counter differs from process to process and is lost on restart;
@@ -45,6 +47,24 @@ _TOOL_NAME = re.compile(r"(summari[sz]er|service|provider|loader|factory|llm|emb
                         r"executor|settings|config|model_client)$", re.IGNORECASE)
 
 
+def _read_elsewhere(project, module, function, name: str) -> bool:
+    """Is the global read by another function (or the module body)? One only read by the call that
+    set it carries nothing from one request to the next."""
+    for other_module in project.modules.values():
+        if other_module is not module and name not in other_module.imports and \
+                not any(target.endswith("." + name) for target in other_module.imports.values()):
+            continue
+        for other in other_module.functions.values():
+            if other is function:
+                continue
+            if any(name in call.arg_names or call.func.split(".", 1)[0] == name for call in other.calls) or \
+                    any(name in assign.value.names for assign in other.assigns) or \
+                    any(name in value.names for value in other.returns) or \
+                    any(mutation.base.split(".", 1)[0] == name for mutation in other.mutations):
+                return True
+    return False
+
+
 @rule(code="AD103", name="global-rebinding-in-handler", severity=Severity.WARNING,
       summary="`global` name rebound on a request path (per-process state shared by all users)")
 def check(project) -> Iterator[Finding]:
@@ -53,7 +73,7 @@ def check(project) -> Iterator[Finding]:
         seen: set[str] = set()
         for write in function.global_writes:
             if write.lazy_init or write.name in seen or is_per_process_name(write.name) or \
-                    _TOOL_NAME.search(write.name):
+                    _TOOL_NAME.search(write.name) or not _read_elsewhere(project, module, function, write.name):
                 continue
             seen.add(write.name)
             yield make_finding(

@@ -4,8 +4,10 @@
 Finds an AutoGen agent, team, group chat, group chat manager or memory created at module level
 (`assistant = AssistantAgent(...)`, `team = RoundRobinGroupChat(...)`, `memory = ListMemory()`)
 and used by a request handler or task: run, sent messages, given memories, or passed to another
-agent's chat. Classic `generate_reply(messages=[...])` answers from the messages it is given and
-stores none, so a shared agent used only that way is not reported.
+agent's chat. Not reported: classic `generate_reply(messages=[...])` (answers from the messages
+it is given, stores none; except `GPTAssistantAgent`, which posts them to its one thread), a
+classic `initiate_chat` with a partner built for this request (a fresh message list per
+partner), and a Streamlit script's own globals (rebuilt on every rerun).
 
 ## Why is this bad?
 AutoGen objects keep the conversation inside themselves (`chat_messages`, the model context,
@@ -42,7 +44,7 @@ from typing import Iterator
 from autogen_doctor.scan import autogen_api
 from autogen_doctor.scan.findings import Finding, Severity
 from autogen_doctor.scan.registry import rule
-from autogen_doctor.scan.flow.shared import shared_uses
+from autogen_doctor.scan.flow.shared import keeps_conversation, shared_uses
 from autogen_doctor.scan.rules._support import request_trace, analysis, make_finding, via, where
 
 _CATEGORIES = frozenset({autogen_api.AGENT, autogen_api.TEAM, autogen_api.MEMORY})
@@ -53,9 +55,8 @@ _CATEGORIES = frozenset({autogen_api.AGENT, autogen_api.TEAM, autogen_api.MEMORY
 def check(project) -> Iterator[Finding]:
     state = analysis(project)
     for module, function, reach, call, definition, category, class_name in shared_uses(state, _CATEGORIES):
-        if call.method in ("generate_reply", "a_generate_reply") and call.receiver and \
-                (call.kwarg("messages") is not None or call.args):
-            continue  # classic generate_reply(messages=[...]) answers from the given messages, stores none
+        if not keeps_conversation(state, module, function, reach, call, definition, class_name):
+            continue
         yield make_finding(
             "AD105", Severity.WARNING, module, call.line, call.col,
             f"module-level {category} `{definition.name}` (`{class_name}`, {where(definition.module, definition.assign.line)}) "
