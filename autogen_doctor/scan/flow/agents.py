@@ -89,6 +89,18 @@ def carries_history(function: Function, value: Expr | None, depth: int = 0) -> b
     return False
 
 
+def _opening_carries_history(function: Function, value: Expr | None) -> bool:
+    """The opening message is built from earlier messages (`"\\n".join(history) + msg`, an f-string
+    over the loaded history), not just the new one."""
+    if value is None:
+        return False
+    candidates = [value]
+    if value.kind == "name":
+        candidates = [assign.value for assign in function.assigns if value.dotted in assign.targets]
+    return any(candidate.kind in ("comp", "binop", "fstr", "call") and carries_history(function, candidate)
+               for candidate in candidates)
+
+
 def _restore_in(function: Function, built_vars: set[str], runner_calls: set[int]) -> str | None:
     for call in function.calls:
         method = call.method
@@ -105,8 +117,7 @@ def _restore_in(function: Function, built_vars: set[str], runner_calls: set[int]
         if method in ("run", "run_stream", "on_messages", "on_messages_stream", "a_run") and \
                 carries_history(function, call.arg(0, "task") if method.startswith(("run", "a_run")) else call.arg(0, "messages")):
             return f"{method} with earlier messages"
-        if method in ("initiate_chat", "a_initiate_chat") and carries_history(function, call.kwarg("message")) \
-                and call.kwarg("message") is not None and call.kwarg("message").kind in ("comp", "binop"):
+        if method in ("initiate_chat", "a_initiate_chat") and _opening_carries_history(function, call.arg(1, "message")):
             return "initiate_chat with earlier messages"
         if id(call) in runner_calls:
             continue

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
+from autogen_doctor.scan.autogen_api import RUN_METHODS
 from autogen_doctor.scan.flow.objects import autogen_category
 
 
@@ -49,6 +50,8 @@ def keeps_conversation(state, module, function, reach, call, definition, class_n
 
     if reach.entry.framework == STREAMLIT and definition.module is module:
         return False
+    if call.receiver and call.method not in RUN_METHODS and _project_method_without_run(state, definition, call.method):
+        return False  # `spokesman.set_response(r)`: the project's own setter, no conversation turn
     if call.method in ("generate_reply", "a_generate_reply") and call.receiver and \
             (call.kwarg("messages") is not None or call.args) and class_name != "GPTAssistantAgent":
         return False
@@ -64,3 +67,18 @@ def keeps_conversation(state, module, function, reach, call, definition, class_n
         if partner is not None and partner.kind == "name" and function.is_local(partner.dotted):
             return False
     return True
+
+
+def _project_method_without_run(state, definition, method: str) -> bool:
+    """`method` is defined by the project's own subclass and runs no chat itself."""
+    value = definition.assign.value if definition.assign is not None else None
+    if value is None or value.kind != "call":
+        return False
+    klass = state.resolver.definition(state.resolver.canonical(definition.module, None, value.dotted), definition.module)
+    if klass is None or klass.klass is None:
+        return False
+    target = state.resolver._method(klass.module, klass.klass.qualname, method)
+    if target is None:
+        return False
+    _, function = state.resolver.function(target)
+    return not any(call.method in RUN_METHODS for call in function.calls)
