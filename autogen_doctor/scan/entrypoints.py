@@ -256,7 +256,8 @@ class EntryPoints:
                 description = f"{framework} route {_first_string_from_call(call)}".strip()
             elif canonical.startswith("gradio."):
                 candidates = [value for name, value in call.kwargs if name == "fn"] + (
-                    list(call.args[:1]) if canonical.rsplit(".", 1)[-1] in ("ChatInterface", "Interface") else [])
+                    list(call.args[:1]) if canonical.rsplit(".", 1)[-1] in ("ChatInterface", "Interface", "click",
+                                                                            "submit", "change") else [])
                 framework, description = GRADIO, "Gradio callback"
             elif method in ("click", "submit", "change") and GRADIO in imported:
                 candidates = [value for name, value in call.kwargs if name == "fn"] + list(call.args[:1])

@@ -373,15 +373,21 @@ def test_ad105_module_level_agents_used_by_handlers(scan_tree):
             helper = A("helper", llm_config=False)
             modern = agents.AssistantAgent("m", model_client=None)
             team = RoundRobinGroupChat([modern])
+            proxy = UserProxyAgent("user", human_input_mode="NEVER")
         """,
         "main.py": """
             from fastapi import FastAPI
             from autogen import UserProxyAgent
-            from bots import helper, team
+            from bots import helper, proxy, team
             app = FastAPI()
 
             @app.post("/classic")
             def classic(msg: str):
+                proxy.initiate_chat(helper, message=msg)
+
+            @app.post("/fresh-partner")
+            def fresh_partner(msg: str):
+                # classic agents keep one message list per partner: a new partner, a new thread
                 user = UserProxyAgent("user", human_input_mode="NEVER")
                 user.initiate_chat(helper, message=msg)
 
@@ -390,7 +396,8 @@ def test_ad105_module_level_agents_used_by_handlers(scan_tree):
                 return await team.run(task=msg)
         """,
     }, codes="AD105")
-    assert [(f.path, f.line, f.symbol) for f in result.findings] == [("main.py", 9, "helper"), ("main.py", 13, "team")]
+    assert [(f.path, f.line, f.symbol) for f in result.findings] == [
+        ("main.py", 8, "helper"), ("main.py", 8, "proxy"), ("main.py", 18, "team")]
 
 
 def test_ad105_silent_for_agent_used_only_in_a_script(scan_tree):

@@ -12,14 +12,16 @@ from dataclasses import dataclass, field
 from autogen_doctor.scan import autogen_api
 from autogen_doctor.scan.facts import Assign, Call, ClassInfo, Expr, Function, ModuleFacts
 from autogen_doctor.scan.resolve import Resolver
-from autogen_doctor.scan.flow.objects import (autogen_category, expr_autogen, returns_autogen,
+from autogen_doctor.scan.flow.objects import (autogen_category, expr_autogen, is_cached_factory, returns_autogen,
                                               returns_autogen_tuple)
 
 HISTORY_NAME = re.compile(
     r"(hist|messages|msgs|conversation|convo|transcript|previous|prior|past|turns|dialog|chat_log|"
     r"thread|saved|stored|state|memories|context)", re.IGNORECASE)
 _STORE_READ = re.compile(r"(^|_)(get|hget|hgetall|lrange|load|loads|fetch\w*|read\w*|find\w*|query|select|"
-                         r"retrieve|restore|json|all|first|one|scalars?)$", re.IGNORECASE)
+                         r"retrieve|restore|json|all|first|one|scalars?)$"
+                         r"|^a?(load|get|fetch|read|retrieve|restore)_\w*(hist|messages|conversation|chat|state|memory)",
+                         re.IGNORECASE)
 _NOT_A_RESTORE = frozenset({"print", "Console", "len", "str", "repr", "logging", "logger", "log", "info",
                             "debug", "warning", "error", "exception", "append", "gather", "create_task",
                             "ensure_future", "run_until_complete", "to_thread", "wait_for", "jsonable_encoder"})
@@ -190,6 +192,8 @@ def analyse(resolver: Resolver, module: ModuleFacts, function: Function) -> Flow
         target = resolver.call_target(module, function, value.dotted)
         if target is not None:
             factory_module, factory = resolver.function(target)
+            if is_cached_factory(resolver, factory_module, factory):
+                continue  # the same object every call: AD104/AD602, not a fresh agent
             returned = returns_autogen(resolver, factory_module, factory)
             if returned is not None and returned[0] in _AGENT_CATEGORIES:
                 flow.built.append(Built(var, assign.line, assign.col, returned[1], "factory", value,
@@ -242,6 +246,14 @@ def analyse(resolver: Resolver, module: ModuleFacts, function: Function) -> Flow
             runner_calls.add(id(call))
     if not flow.runs:
         return flow
+    if all(run.in_loop for run in flow.runs):
+        # Built once, then run for every message of a receive loop (one websocket connection):
+        # the object itself carries the conversation from turn to turn.
+        outside = [built for built in flow.built if not any(
+            call.line == built.line and call.in_loop for call in function.calls if call.func == built.value.dotted)]
+        if outside and len(outside) == len(flow.built):
+            flow.restored = "kept across the turns of one connection"
+            return flow
     flow.restored = _restore_in(function, built_vars, runner_calls)
     if flow.restored is None:
         for built in flow.built:

@@ -131,7 +131,8 @@ def is_cached_factory(resolver: Resolver, module: ModuleFacts, function: Functio
         if not text:
             continue
         canonical = resolver.canonical(module, None, text)
-        if canonical in _CACHE_DECORATORS or text.rsplit(".", 1)[-1] in ("lru_cache", "cache", "alru_cache"):
+        if canonical in _CACHE_DECORATORS or text.rsplit(".", 1)[-1] in ("lru_cache", "cache", "alru_cache") or \
+                canonical in ("streamlit.cache_resource", "streamlit.experimental_singleton"):
             return True
     return False
 

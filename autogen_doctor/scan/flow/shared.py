@@ -66,6 +66,8 @@ def keeps_conversation(state, module, function, reach, call, definition, class_n
         partner = call.arg(0, "recipient")
         if partner is not None and partner.kind == "name" and function.is_local(partner.dotted):
             return False
+        if call.receiver and "." not in call.receiver and function.is_local(call.receiver):
+            return False  # a per-request initiator: the shared agent keeps this thread under it
     return True
 
 

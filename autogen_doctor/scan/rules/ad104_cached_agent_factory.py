@@ -74,7 +74,7 @@ def check(project) -> Iterator[Finding]:
                    "history from a shared store (`await team.load_state(saved)`; save with `await team.save_state()`).")
             yield make_finding(
                 "AD104", Severity.WARNING, module, function.line, function.col,
-                f"`{function.qualname}` is cached with `@{cache_name}` and returns a {category} "
+                f"`{function.qualname}` is cached with `@{cache_name}` and returns {'an' if category[:1] in 'aeiou' else 'a'} {category} "
                 f"(`{class_name}`); the cached object and its conversation state are shared by every caller "
                 f"in the process and differ between processes",
                 symbol=function.qualname, fix=fix)

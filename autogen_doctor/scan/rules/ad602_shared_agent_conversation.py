@@ -65,6 +65,10 @@ _FIX = ("Give every conversation its own agent: build it per request (or keep it
         "session id (`await agent.load_state(saved)`); share only the model client.")
 
 
+def _an(word: str) -> str:
+    return ("an " if word[:1] in "aeiou" else "a ") + word
+
+
 def _runs_it(call, name: str) -> bool:
     """The object takes this user's turn: it is run, or given to a run (as partner or member)."""
     if call.method in autogen_api.RUN_METHODS or call.method in autogen_api.RUN_FUNCTIONS:
@@ -110,10 +114,7 @@ def check(project) -> Iterator[Finding]:
             if target is None:
                 continue
             factory_module, factory = resolver.function(target)
-            if factory.params or not is_cached_factory(resolver, factory_module, factory) and not any(
-                    resolver.canonical(factory_module, None, decorator.dotted).startswith("streamlit.")
-                    and decorator.dotted.endswith(("cache_resource", "experimental_singleton"))
-                    for decorator in factory.decorators):
+            if factory.params or not is_cached_factory(resolver, factory_module, factory):
                 continue
             returned = returns_autogen(resolver, factory_module, factory)
             if returned is None or returned[0] not in _CONVERSATIONAL:
@@ -143,7 +144,7 @@ def check(project) -> Iterator[Finding]:
             reported.add((module.path, write.line))
             yield make_finding(
                 "AD602", Severity.ERROR, module, write.line, write.col,
-                f"`global {write.name}` is set to a {found[0]} (`{found[1]}`) by a request ({via(reach)}); every user "
+                f"`global {write.name}` is set to {_an(found[0])} (`{found[1]}`) by a request ({via(reach)}); every user "
                 f"then talks to that one object and its one history",
                 symbol=write.name, fix=_FIX,
                 trace=state.flow.request_trace(reach, state.flow.step(module, write.line,
