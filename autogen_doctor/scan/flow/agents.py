@@ -350,7 +350,10 @@ def _wrapper_restores(resolver: Resolver, function: Function, built: Built) -> s
     for method_function, assign in wrapper.builds:
         inner = Built(assign.targets[0], assign.line, assign.col, "", "constructor", assign.value)
         found = _ctor_restores(resolver, wrapper.module, method_function, inner)
-        if found is not None:
+        # History from the wrapper's own parameters (`GroupChat(messages=history or [])`) counts
+        # only when the caller passes it: checked below.
+        from_params = set(method_function.params) & assign.value.names - {"self"}
+        if found is not None and not from_params:
             return found
     if any(carries_history(function, argument) for argument in built.value.args) or \
             any(carries_history(function, value) for _, value in built.value.kwargs):

@@ -21,9 +21,11 @@ FILE = "file"
 KV = "kv"
 READ = "read"
 WRITE = "write"
+APPEND = "append"  # `open(p, "a")`, RPUSH: adds without reading back
 
 _KV_READ_METHODS = frozenset({"get", "hget", "hgetall", "lrange", "getdel", "mget"})
 _KV_WRITE_METHODS = frozenset({"set", "setex", "psetex", "getset", "mset", "hset", "hmset"})
+_KV_APPEND_METHODS = frozenset({"rpush", "lpush", "xadd", "sadd", "zadd"})
 _OPEN_CALLS = frozenset({"builtins.open", "io.open", "aiofiles.open", "codecs.open", "anyio.open_file"})
 _PATH_READ_METHODS = frozenset({"read_text", "read_bytes"})
 _PATH_WRITE_METHODS = frozenset({"write_text", "write_bytes"})
@@ -115,10 +117,11 @@ class Stores:
                 op = READ if method in _PATH_READ_METHODS else WRITE
                 found.append(StoreOp(FILE, op, call, self.key_of(module, function, path),
                                      plain_targets.get(call.line)))
-            elif (method in _KV_READ_METHODS or method in _KV_WRITE_METHODS) and call.receiver and call.args:
+            elif (method in _KV_READ_METHODS or method in _KV_WRITE_METHODS or method in _KV_APPEND_METHODS) \
+                    and call.receiver and call.args:
                 if not self.objects.is_store_client(module, function, call.receiver):
                     continue
-                op = READ if method in _KV_READ_METHODS else WRITE
+                op = READ if method in _KV_READ_METHODS else APPEND if method in _KV_APPEND_METHODS else WRITE
                 found.append(StoreOp(KV, op, call, self.key_of(module, function, call.args[0]),
                                      plain_targets.get(call.line)))
         return [op for op in found if op is not None]
@@ -126,7 +129,7 @@ class Stores:
     def _file_op(self, module, function, call: Call, path: Expr | None, mode: str, with_targets) -> StoreOp | None:
         if path is None or mode == "?":
             return None
-        op = WRITE if any(flag in mode for flag in "wax") else READ
+        op = APPEND if "a" in mode and "+" not in mode else WRITE if any(flag in mode for flag in "wx+") else READ
         return StoreOp(FILE, op, call, self.key_of(module, function, path), with_targets.get(call.line))
 
     # ---------- keys ----------

@@ -64,7 +64,7 @@ def check(project) -> Iterator[Finding]:
             if constant is None or not is_state_like(constant):
                 continue
             found = places.setdefault((operation.kind, constant), {READ: [], WRITE: []})
-            found[operation.op].append((module, function, reach, operation))
+            found[READ if operation.op == READ else WRITE].append((module, function, reach, operation))
     for (kind, constant), found in sorted(places.items()):
         if not found[READ] or not found[WRITE]:
             continue
