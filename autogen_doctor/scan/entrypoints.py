@@ -207,6 +207,12 @@ class EntryPoints:
         if canonical in ("celery.shared_task", "celery.task") or (last == "shared_task" and "celery" in canonical):
             self._add(ref, CELERY, f"Celery task {function.name}")
             return
+        if canonical.split(".", 1)[0] == "autogen_core" and last in ("message_handler", "event", "rpc") and \
+                module.name.split(".", 1)[0] not in autogen_api.MODERN_ROOTS:
+            # An AutoGen Core agent's handler runs once per message the runtime delivers: when
+            # requests publish to the runtime, that is once per request.
+            self._add(ref, OTHER, f"AutoGen Core @{last} handler {function.qualname}")
+            return
         if canonical.startswith("chainlit.") and last in _CHAINLIT_HOOKS:
             self._add(ref, CHAINLIT, f"Chainlit @{last} callback")
             return

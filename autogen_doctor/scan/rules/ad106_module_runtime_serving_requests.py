@@ -40,13 +40,25 @@ from autogen_doctor.scan.flow.shared import shared_uses
 from autogen_doctor.scan.rules._support import request_trace, analysis, make_finding, via, where
 
 
+def _message_carries_history(module, function, call) -> bool:
+    """The message sent to the runtime holds earlier messages (looked up in enclosing functions too:
+    a streaming generator nested in the route sends what the route built)."""
+    message = call.arg(0, "message")
+    scope = function
+    while scope is not None:
+        if carries_history(scope, message):
+            return True
+        scope = module.functions.get(scope.parent) if scope.parent else None
+    return False
+
+
 @rule(code="AD106", name="module-runtime-serving-requests", severity=Severity.WARNING,
       summary="Module-level SingleThreadedAgentRuntime holds agent state per process")
 def check(project) -> Iterator[Finding]:
     state = analysis(project)
     for module, function, reach, call, definition, category, class_name in shared_uses(
             state, frozenset({autogen_api.RUNTIME})):
-        if call.method in ("publish_message", "send_message") and carries_history(function, call.arg(0, "message")):
+        if call.method in ("publish_message", "send_message") and _message_carries_history(module, function, call):
             continue  # the whole history travels in every message: the runtime's agents keep none
         yield make_finding(
             "AD106", Severity.WARNING, module, call.line, call.col,
