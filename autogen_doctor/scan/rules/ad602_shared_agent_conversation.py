@@ -54,7 +54,8 @@ from typing import Iterator
 from autogen_doctor.scan import autogen_api
 from autogen_doctor.scan.facts import MODULE_BODY
 from autogen_doctor.scan.findings import Finding, Severity
-from autogen_doctor.scan.flow.objects import expr_autogen, is_cached_factory, returns_autogen
+from autogen_doctor.scan.flow.objects import (expr_autogen, is_cached_factory, returns_autogen,
+                                              returns_autogen_tuple)
 from autogen_doctor.scan.flow.shared import keeps_conversation, shared_uses
 from autogen_doctor.scan.registry import rule
 from autogen_doctor.scan.rules._support import analysis, make_finding, via
@@ -136,9 +137,19 @@ def check(project) -> Iterator[Finding]:
         for write in function.global_writes:
             if write.lazy_init or (module.path, write.line) in reported:
                 continue
-            values = [assign.value for assign in function.assigns
-                      if assign.line == write.line and write.name in assign.targets]
-            found = next((expr_autogen(resolver, module, function, value) for value in values), None)
+            found = None
+            for assign in function.assigns:
+                if assign.line != write.line or write.name not in assign.targets:
+                    continue
+                if len(assign.targets) == 1:
+                    found = expr_autogen(resolver, module, function, assign.value)
+                elif assign.value.kind == "call":  # `assistant, proxy = initialize_agents(...)`
+                    target = resolver.call_target(module, function, assign.value.dotted)
+                    if target is not None:
+                        pair = returns_autogen_tuple(resolver, *resolver.function(target))
+                        index = assign.targets.index(write.name)
+                        found = pair[index] if index < len(pair) else None
+                break
             if found is None or found[0] not in _CONVERSATIONAL:
                 continue
             reported.add((module.path, write.line))
