@@ -212,7 +212,7 @@ def analyse(resolver: Resolver, module: ModuleFacts, function: Function) -> Flow
         names = assign.value.names
         if assign.value.kind == "name" and any("[" in t or "." in t for t in assign.targets):
             kept.update(names)
-        if len(assign.targets) == 1 and assign.value.kind != "call" or (
+        if len(assign.targets) == 1 and assign.value.kind not in ("call", "const") or (
                 assign.value.kind == "call" and not any(b.line == assign.line for b in flow.built)):
             kept.update(t for t in assign.targets if any(b.var == t for b in flow.built))
     for call in function.calls:

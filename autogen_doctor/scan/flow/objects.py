@@ -105,7 +105,9 @@ def expr_autogen(resolver: Resolver, module: ModuleFacts, function: Function | N
             if target is not None:
                 target_module, target_function = resolver.function(target)
                 return returns_autogen(resolver, target_module, target_function, depth + 1)
-    elif value.kind == "name" and function is not None and depth < 4:
+    elif value.kind in ("name", "attr") and function is not None and depth < 4 and (
+            value.kind == "name" or (value.dotted.startswith("self.") and value.dotted.count(".") == 1)):
+        # `agent = Agent(...)` ... `return agent`; `self._team = Team.load_component(c)` ... `return self._team`
         for assign in function.assigns:
             if value.dotted in assign.targets and assign.how in ("assign", "annotated") and assign.value.kind == "call":
                 return expr_autogen(resolver, module, function, assign.value, depth + 1)
