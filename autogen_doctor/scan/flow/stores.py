@@ -19,6 +19,7 @@ from autogen_doctor.scan.resolve import Resolver
 
 FILE = "file"
 KV = "kv"
+DB = "db"  # a SQLAlchemy/SQLModel session: SELECT ... then commit/flush of changed rows
 READ = "read"
 WRITE = "write"
 APPEND = "append"  # `open(p, "a")`, RPUSH: adds without reading back
@@ -26,6 +27,9 @@ APPEND = "append"  # `open(p, "a")`, RPUSH: adds without reading back
 _KV_READ_METHODS = frozenset({"get", "hget", "hgetall", "lrange", "getdel", "mget"})
 _KV_WRITE_METHODS = frozenset({"set", "setex", "psetex", "getset", "mset", "hset", "hmset"})
 _KV_APPEND_METHODS = frozenset({"rpush", "lpush", "xadd", "sadd", "zadd"})
+_DB_READ_METHODS = frozenset({"get", "scalars", "scalar", "query", "exec", "execute", "get_one"})
+_DB_WRITE_METHODS = frozenset({"commit", "flush"})
+_DB_TYPES = ("sqlalchemy.", "sqlmodel.")
 _OPEN_CALLS = frozenset({"builtins.open", "io.open", "aiofiles.open", "codecs.open", "anyio.open_file"})
 _PATH_READ_METHODS = frozenset({"read_text", "read_bytes"})
 _PATH_WRITE_METHODS = frozenset({"write_text", "write_bytes"})
@@ -117,6 +121,12 @@ class Stores:
                 op = READ if method in _PATH_READ_METHODS else WRITE
                 found.append(StoreOp(FILE, op, call, self.key_of(module, function, path),
                                      plain_targets.get(call.line)))
+            elif (method in _DB_READ_METHODS or method in _DB_WRITE_METHODS) and call.receiver and \
+                    self.is_db_session(module, function, call.receiver):
+                if method in _DB_WRITE_METHODS:
+                    found.append(StoreOp(DB, WRITE, call, UNKNOWN))
+                elif method != "execute" or _selects(call):
+                    found.append(StoreOp(DB, READ, call, UNKNOWN, plain_targets.get(call.line)))
             elif (method in _KV_READ_METHODS or method in _KV_WRITE_METHODS or method in _KV_APPEND_METHODS) \
                     and call.receiver and call.args:
                 if not self.objects.is_store_client(module, function, call.receiver):
@@ -125,6 +135,45 @@ class Stores:
                 found.append(StoreOp(KV, op, call, self.key_of(module, function, call.args[0]),
                                      plain_targets.get(call.line)))
         return [op for op in found if op is not None]
+
+    def reaching(self, module: ModuleFacts, function: Function, depth: int = 2) -> list[tuple[ModuleFacts, StoreOp]]:
+        """Store operations of `function` and of the project functions it calls (`depth` levels):
+        what a helper like `get_agent(session_id, db)` reads through the services it uses."""
+        found = [(module, operation) for operation in self.operations(module, function)]
+        if depth > 0:
+            for call in function.calls:
+                target = self.resolver.call_target(module, function, call.func)
+                if target is None or target == (self.resolver.key_of[id(module)], function.qualname):
+                    continue
+                callee_module, callee = self.resolver.function(target)
+                found.extend(self.reaching(callee_module, callee, depth - 1))
+        return found
+
+    def is_db_session(self, module: ModuleFacts, function: Function, text: str) -> bool:
+        """A SQLAlchemy/SQLModel session: a parameter typed so (also kept on `self` by `__init__`)."""
+        head, _, rest = text.partition(".")
+        if head == "self" and rest and "." not in rest and function.class_name:
+            info = module.classes.get(function.class_name)
+            init = module.functions.get(f"{info.qualname}.__init__") if info else None
+            if init is None:
+                return False
+            for assign in init.assigns:
+                if assign.targets == (text,) and assign.value.kind == "name":
+                    return self._typed_db(module, init, assign.value.dotted)
+            return False
+        if rest:
+            return False
+        return self._typed_db(module, function, head)
+
+    def _typed_db(self, module, function, name) -> bool:
+        for param, type_text, default in function.param_info:
+            if param != name:
+                continue
+            if type_text and self.resolver.canonical(module, function, type_text).startswith(_DB_TYPES):
+                return True
+            return default is not None and default.dotted.rsplit(".", 1)[-1] == "Depends" and any(
+                "db" in argument.dotted.lower() or "session" in argument.dotted.lower() for argument in default.args)
+        return False
 
     def _file_op(self, module, function, call: Call, path: Expr | None, mode: str, with_targets) -> StoreOp | None:
         if path is None or mode == "?":
@@ -215,6 +264,15 @@ class Stores:
                 if text in assign.targets:
                     return self.key_of(module, method_function, assign.value, depth + 1)
         return UNKNOWN
+
+
+def _selects(call: Call) -> bool:
+    first = call.arg(0, "statement")
+    if first is None:
+        return False
+    texts = [first.dotted or "", *(first.calls or ()), first.text or ""]
+    return any(text.split("(", 1)[0].rsplit(".", 1)[-1] == "select" or text.lstrip().lower().startswith("select")
+               for text in texts)
 
 
 def is_state_like(*texts: str | None) -> bool:

@@ -7,8 +7,8 @@ Finds `json.dumps(...)`, `json.dump(...)` and websocket `send_json(...)` calls g
 (`history.append(message.model_dump())` ... `json.dumps(history)`). A value is taken for an
 AgentChat message when the flow knows it is one: a parameter typed with an `autogen_agentchat`
 class, a value built by one (`TextMessage(...)`, `TextMessage.model_validate(data)`), a loop over
-`run_stream(...)`/`on_messages_stream(...)` or over a result's `.messages`, or a response's
-`.chat_message`.
+`run_stream(...)`/`on_messages_stream(...)` or over a result's `.messages` (or one of them,
+`result.messages[-1]`), or a response's `.chat_message`.
 
 It belongs to the AD2 family (not rehydrated): the symptom is the same. The save raises on
 every turn, so nothing is ever persisted and the next turn restores nothing, however carefully
@@ -73,8 +73,8 @@ def is_agentchat_message(state, module: ModuleFacts, function: Function, text: s
     """Does `text` (a model_dump receiver) hold an AgentChat message or event?"""
     if depth > 3 or not text:
         return False
-    if text.endswith(".chat_message") or text.endswith("chat_message"):
-        return True
+    if text.endswith(".chat_message") or text.endswith("chat_message") or text.endswith(".messages[]"):
+        return True  # a Response's chat_message, a TaskResult's messages[i]
     head = text.split(".", 1)[0].split("[", 1)[0]
     if head != text:
         return False

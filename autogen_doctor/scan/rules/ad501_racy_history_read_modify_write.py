@@ -40,7 +40,7 @@ from typing import Iterator
 
 from autogen_doctor.scan.facts import Call, Function
 from autogen_doctor.scan.findings import Finding, Severity
-from autogen_doctor.scan.flow.stores import FILE, READ, WRITE
+from autogen_doctor.scan.flow.stores import DB, FILE, READ, WRITE, is_state_like
 from autogen_doctor.scan.registry import rule
 from autogen_doctor.scan.rules._support import request_trace, analysis, make_finding, via
 
@@ -157,7 +157,8 @@ def check(project) -> Iterator[Finding]:
                 if helper is None:
                     store = {"kv": f"`{receiver}`", "file": "a file", "sql": "the database"}[kind[0]]
                 else:
-                    store = f"{'a file' if kind[0] == 'file' else 'the store'} by `{helper[0][1].qualname}()`"
+                    where_from = {"file": "a file", "db": "the database"}.get(kind[0], "the store")
+                    store = f"{where_from} by `{helper[0][1].qualname}()`"
                 steps = [state.flow.step(module, line, f"reads `{var}`")]
                 if helper is not None:
                     (helper_module, helper_function), operation = helper
@@ -193,10 +194,14 @@ def _helper_reads(state, module, function: Function):
         helper_module, helper = resolver.function(target)
         if not helper.returns:
             continue
-        for operation in state.flow.stores.operations(helper_module, helper):
-            if operation.op == READ:
-                yield (assign.targets[0], (operation.kind, "helper"), "", assign.line,
-                       ((helper_module, helper), operation))
+        for read_module, operation in state.flow.stores.reaching(helper_module, helper):
+            if operation.op != READ:
+                continue
+            if operation.kind == DB and not is_state_like(assign.targets[0], helper.qualname,
+                                                          *(call.func for call in function.calls)):
+                continue  # a row read and saved is only history when something says so
+            yield (assign.targets[0], (operation.kind, "helper"), "", assign.line,
+                   ((read_module, helper), operation))
 
 
 def _helper_write(state, module, function: Function, call: Call, helper):
@@ -222,9 +227,11 @@ def _helper_write(state, module, function: Function, call: Call, helper):
     if target is None:
         return None
     saver_module, saver = state.resolver.function(target)
-    for operation in stores.operations(saver_module, saver):
+    for write_module, operation in stores.reaching(saver_module, saver, 1):
         if operation.op == WRITE and operation.kind == read.kind:
-            return (state.flow.step(saver_module, operation.call.line,
+            if read.kind == DB and not is_state_like(saver.qualname, *call.arg_names):
+                continue
+            return (state.flow.step(write_module, operation.call.line,
                                     f"`{saver.qualname}` writes it with `{operation.call.func}`"),)
     return None
 
