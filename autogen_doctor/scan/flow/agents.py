@@ -225,7 +225,11 @@ def analyse(resolver: Resolver, module: ModuleFacts, function: Function) -> Flow
     built_vars = {built.var for built in flow.built}
     runner_calls: set[int] = set()
     wrappers = {built.var: built.wrapper for built in flow.built if built.wrapper is not None}
-    for call in function.calls:
+    # Calls of nested functions too: a streaming generator defined in the handler runs what the
+    # handler built (`async def stream(): async for e in workflow.run_stream(...)`).
+    nested_calls = [call for name in function.nested for call in (module.functions[name].calls if name in module.functions else ())
+                    if not module.functions[name].is_local(call.func.split(".", 1)[0])]
+    for call in [*function.calls, *nested_calls]:
         if wrappers:
             # `workflow.run(message)`, or `Thread(target=workflow.run, ...)`
             texts = [call.func] + [argument.dotted for argument in (*call.args, *(v for _, v in call.kwargs))
@@ -314,7 +318,8 @@ def wrapper_of(resolver: Resolver, module: ModuleFacts, function: Function, text
         for assign in method_function.assigns:
             if len(assign.targets) == 1 and assign.targets[0].startswith("self.") and assign.value.kind == "call":
                 found = expr_autogen(resolver, class_module, method_function, assign.value)
-                if found is not None and found[0] in _AGENT_CATEGORIES:
+                # a runtime made here registers fresh agents on it: as fresh as building them
+                if found is not None and (found[0] in _AGENT_CATEGORIES or found[0] == autogen_api.RUNTIME):
                     builds.append((method_function, assign))
     if not builds:
         return None
