@@ -189,6 +189,14 @@ class EntryPoints:
                 name = method.rsplit(".", 1)[-1]
                 if name in _VIEW_METHODS or name.startswith("on_"):
                     self._add((key, method), framework, f"{framework} view {info.name}.{name}")
+        for function in module.functions.values():
+            for call in function.calls:
+                # AG2 `IOWebsockets.run_server_in_thread(on_connect=handler)`: one call per connection
+                if call.method in ("run_server_in_thread", "run_server_in_process") and call.kwarg("on_connect"):
+                    handler = call.kwarg("on_connect")
+                    target = resolver.call_target(module, function, handler.dotted) if handler.dotted else None
+                    if target is not None:
+                        self._add(target, OTHER, "AG2 IOWebsockets connection handler")
         if imported:  # handlers are only registered by calls in modules that import a framework
             for function in module.functions.values():
                 for call in function.calls:

@@ -46,6 +46,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
+from autogen_doctor.scan import autogen_api
 from autogen_doctor.scan.findings import Finding, Severity
 from autogen_doctor.scan.registry import rule
 from autogen_doctor.scan.flow import agents as _agent_flow
@@ -76,7 +77,10 @@ def check(project) -> Iterator[Finding]:
         built = [item for item in flow.built if item.how != "component"]
         if not built:
             continue  # AD202 covers teams rebuilt from component config
-        first = built[0]
+        # Point at the team when there is one: that is what runs the conversation.
+        first = next((item for item in built if item.how == "constructor" and
+                      autogen_api.category(resolver.canonical(module, function, item.value.dotted)) == autogen_api.TEAM),
+                     built[0])
         classic = any(resolver.canonical(module, function, item.value.dotted).split(".", 1)[0] in ("autogen", "ag2")
                       for item in built)
         inner_steps = []
