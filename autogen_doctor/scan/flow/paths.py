@@ -15,6 +15,7 @@ _TMP_PREFIXES = ("/tmp", "/var/tmp", "/dev/shm")
 _TEMPDIR_CALLS = frozenset({"tempfile.gettempdir", "tempfile.gettempdirb"})
 # Paths that hold caches or downloaded models: allowed to vanish.
 _CACHE_LIKE = re.compile(r"(cache|\.cache|huggingface|hf_home|models?/|model_dir|weights|\.log$|logs?/)", re.IGNORECASE)
+_GETENV_CALLS = frozenset({"os.getenv", "os.environ.get"})
 _JOIN_CALLS = frozenset({"os.path.join", "pathlib.Path", "pathlib.PurePath", "pathlib.PosixPath",
                          "builtins.str", "os.path.abspath", "os.path.normpath", "os.fspath", "anyio.Path",
                          "aiopath.AsyncPath", "trio.Path"})
@@ -63,6 +64,14 @@ def classify(resolver: Resolver, module: ModuleFacts, function: Function | None,
         canonical = resolver.canonical(module, function, value.dotted)
         if canonical in _TEMPDIR_CALLS:
             return TMP, f"{value.dotted}()"
+        if canonical in _GETENV_CALLS:
+            # `os.getenv("STATE_DIR", "data")`: unless the deployment sets it, the default is the path
+            name = value.arg(0, "key")
+            found = classify(resolver, module, function, value.arg(1, "default"), depth + 1)
+            if found is not None and name is not None and name.kind == "str" and name.text:
+                # described as "`data`, the default of `$STATE_DIR`"
+                return found[0], f"{found[1]}`, the default of `${name.text}"
+            return found
         if canonical in _JOIN_CALLS or value.dotted.endswith((".joinpath", ".resolve", ".expanduser")):
             first = value.args[0] if value.args else None
             if first is None and value.dotted.endswith((".joinpath", ".resolve")):

@@ -50,7 +50,7 @@ _FILE_READS = ("json.load", "pickle.load", "yaml.safe_load", "yaml.load", "tomll
 _FILE_READ_METHODS = ("read_text", "read_bytes", "read")
 _FILE_WRITES = ("json.dump", "pickle.dump", "yaml.dump", "yaml.safe_dump")
 _FILE_WRITE_METHODS = ("write_text", "write_bytes", "write")
-_LOCK_METHODS = frozenset({"lock", "acquire", "watch", "multi", "flock", "lockf", "transaction"})
+_LOCK_METHODS = frozenset({"lock", "acquire", "watch", "multi", "flock", "lockf", "transaction", "with_for_update"})
 
 
 def _derived(function: Function, start: str, after_line: int) -> set[str]:
