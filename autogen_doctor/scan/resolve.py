@@ -267,6 +267,10 @@ class Resolver:
             return self._method(target, klass.qualname, definition.rest[1:])
         return None
 
+    def method(self, module: ModuleFacts, class_qualname: str, method: str) -> FunctionRef | None:
+        """The function `Klass.method` runs, looked up through the project's base classes."""
+        return self._method(module, class_qualname, method)
+
     def _method(self, module: ModuleFacts, class_qualname: str, method: str, depth: int = 0) -> FunctionRef | None:
         key = self.key_of[id(module)]
         qualname = f"{class_qualname}.{method}"

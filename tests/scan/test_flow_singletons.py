@@ -183,3 +183,52 @@ def test_ad108_trace_in_json_and_sarif(tmp_path, monkeypatch):
     jsonschema.validate(sarif, schema)
     text = run("text").stdout
     assert "  trace: main.py:15: calls `store.add()`" in text
+
+
+def test_ad108_manager_kept_on_a_per_connection_handler_object(scan_tree):
+    # The handler object is made per connection, but the manager it keeps comes from a lazy
+    # global getter: its sessions outlive the connection.
+    result = scan_tree({
+        "handlers/session_manager.py": """
+            class SessionManager:
+                def __init__(self):
+                    self.sessions = {}
+
+                def get_or_create(self, session_id):
+                    if session_id not in self.sessions:
+                        self.sessions[session_id] = object()
+                    return self.sessions[session_id]
+
+            _manager = None
+
+            def get_session_manager():
+                global _manager
+                if _manager is None:
+                    _manager = SessionManager()
+                return _manager
+        """,
+        "handlers/ws.py": """
+            from handlers.session_manager import get_session_manager
+
+            class WebSocketHandler:
+                def __init__(self, websocket):
+                    self.websocket = websocket
+                    self.manager = get_session_manager()
+
+                async def handle(self):
+                    session_id = await self.websocket.receive_text()
+                    self.session = self.manager.get_or_create(session_id)
+        """,
+        "main.py": """
+            from fastapi import FastAPI, WebSocket
+            from handlers.ws import WebSocketHandler   # handlers/ has no __init__.py
+            app = FastAPI()
+
+            @app.websocket("/ws")
+            async def ws(websocket: WebSocket):
+                await WebSocketHandler(websocket).handle()
+        """,
+    }, codes="AD108")
+    assert ad108(result) == [("handlers/session_manager.py", 7, "SessionManager.sessions")]
+    notes = [step.note for step in result.findings[0].trace]
+    assert notes[-1].startswith("one `SessionManager` per process")

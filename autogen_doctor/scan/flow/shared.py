@@ -79,7 +79,7 @@ def _project_method_without_run(state, definition, method: str) -> bool:
     klass = state.resolver.definition(state.resolver.canonical(definition.module, None, value.dotted), definition.module)
     if klass is None or klass.klass is None:
         return False
-    target = state.resolver._method(klass.module, klass.klass.qualname, method)
+    target = state.resolver.method(klass.module, klass.klass.qualname, method)
     if target is None:
         return False
     _, function = state.resolver.function(target)

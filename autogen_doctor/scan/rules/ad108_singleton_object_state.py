@@ -94,7 +94,7 @@ def check(project) -> Iterator[Finding]:
             instance = objects.instance_of(module, function, receiver)
             if instance is None or instance.shared is None:
                 continue
-            target = resolver._method(instance.module, instance.klass.qualname, call.method)
+            target = resolver.method(instance.module, instance.klass.qualname, call.method)
             if target is None:
                 continue
             method_module, method = resolver.function(target)

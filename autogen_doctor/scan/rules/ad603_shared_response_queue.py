@@ -1,8 +1,8 @@
 """One module-level queue that every request reads its reply from.
 
 ## What it does
-Finds a module-level `asyncio.Queue`, `queue.Queue` or `multiprocessing.Queue` (or a
-`janus`/`anyio` equivalent) that request handlers consume (`await response_queue.get()`),
+Finds a module-level `asyncio.Queue` (also `LifoQueue`/`PriorityQueue`), `queue.Queue`,
+`multiprocessing.Queue` or `janus.Queue` that request handlers consume (`await response_queue.get()`),
 typically filled by agents running on a module-level runtime, with nothing in the queue's name
 or key to tell one request's items from another's.
 
