@@ -32,6 +32,10 @@ _MAX_ITEMS = 12  # elements of a literal or arguments of a call kept in a summar
 _MAX_COLLECTED = 6  # strings and callees collected from inside an expression
 _MAX_DEPTH = 2  # nesting kept in summaries (names, strings and calls are always collected)
 _MAX_TEXT = 160
+# Functions kept per file. Past this the file is generated code (tables, bindings): it goes to
+# `errors` instead of holding hundreds of megabytes of facts (150k tiny functions took ~190 MB of
+# facts on top of the syntax tree).
+MAX_FUNCTIONS = 50_000
 _EMPTY: frozenset[str] = frozenset()
 
 
@@ -445,6 +449,10 @@ class _Builder:
                             isinstance(node, ast.AsyncFunctionDef), params, decorators, class_name, parent)
         function.local_names.update(params)
         function.param_info = self._param_info(arguments)
+        if len(self.facts.functions) >= MAX_FUNCTIONS:
+            from autogen_doctor.scan.parse import ParseProblem
+
+            raise ParseProblem(f"more than {MAX_FUNCTIONS:,} functions in one file (generated code?); not analysed")
         self.facts.functions.setdefault(qualname, function)
         saved = (self.scope, self.withs, self.loop_depth, self.guarded)
         self.scope, self.withs, self.loop_depth, self.guarded = function, (), 0, _EMPTY
