@@ -147,3 +147,44 @@ def test_ad501_state_row_loaded_by_one_service_and_saved_by_another(scan_tree):
     locked["routes.py"] = files["routes.py"].replace("await update_agent_state", "await db.execute('SELECT 1 FOR UPDATE')\n"
                                                      "                await update_agent_state")
     assert found(scan_tree(locked, codes="AD5")) == []
+
+
+def test_ad301_path_passed_through_a_service_into_an_object_that_writes_it(scan_tree):
+    files = {
+        "state.py": """
+            import json
+            from pathlib import Path
+
+            class StateStore:
+                def __init__(self, file_path):
+                    self.file_path = Path(file_path)
+
+                def save(self, tree):
+                    temp = self.file_path.with_suffix(".tmp")
+                    with temp.open("w") as f:
+                        json.dump(tree, f)
+        """,
+        "service.py": """
+            from state import StateStore
+
+            def save_tree(session_id, tree, state_file):
+                StateStore(file_path=state_file).save(tree)
+        """,
+        "main.py": """
+            import os
+            from fastapi import FastAPI
+            from service import save_tree
+            app = FastAPI()
+
+            @app.post("/tree/{session_id}")
+            def tree(session_id: str, body: dict):
+                path = os.getenv("STATE_FILE", f"state_{session_id}.json")
+                save_tree(session_id, body, path)
+        """,
+    }
+    result = scan_tree(files, codes="AD3")
+    assert found(result) == [("AD301", "state.py", 10)]
+    assert "$STATE_FILE" in result.findings[0].message
+    shared = dict(files)
+    shared["main.py"] = files["main.py"].replace('f"state_{session_id}.json"', 'f"/mnt/shared/state_{session_id}.json"')
+    assert found(scan_tree(shared, codes="AD3")) == []

@@ -46,6 +46,44 @@ class FlowModel:
         self.entry_points = entry_points
         self.objects = Objects(resolver)
         self.stores = Stores(resolver, self.objects)
+        self._callers: dict | None = None
+
+    # ---------- arguments: what a parameter may hold ----------
+    def callers(self, ref) -> list:
+        """(caller module, caller function, call) for every project call that lands in `ref`,
+        also through objects the flow knows (`self.manager.get_or_create(...)`)."""
+        if self._callers is None:
+            self._callers = {}
+            resolver = self.resolver
+            for module in resolver.modules.values():
+                for function in module.functions.values():
+                    for call in function.calls:
+                        target = resolver.call_target(module, function, call.func)
+                        if target is None and call.receiver and "(" not in call.receiver and "[" not in call.receiver \
+                                and call.receiver not in ("self", "cls"):
+                            instance = self.objects.instance_of(module, function, call.receiver)
+                            if instance is not None:
+                                target = resolver.method(instance.module, instance.klass.qualname, call.method)
+                        if target is not None:
+                            self._callers.setdefault(target, []).append((module, function, call))
+        return self._callers.get(ref, [])
+
+    def argument_values(self, module: ModuleFacts, function, param: str) -> list:
+        """(caller module, caller function, argument) for each call site's value of `param`."""
+        if param not in function.params:
+            return []
+        ref = (self.resolver.key_of[id(module)], function.qualname)
+        index = function.params.index(param)
+        if function.class_name and function.params[:1] in (("self",), ("cls",)):
+            index -= 1
+        found = []
+        for caller_module, caller, call in self.callers(ref):
+            value = call.kwarg(param)
+            if value is None and 0 <= index < len(call.args):
+                value = call.args[index]
+            if value is not None:
+                found.append((caller_module, caller, value))
+        return found
 
     def step(self, module: ModuleFacts, line: int, note: str) -> Step:
         return Step(display(module), line, note)

@@ -74,7 +74,7 @@ def check(project) -> Iterator[Finding]:
                 path = call.args[0]
             if path is None:
                 continue
-            found = classify(resolver, module, function, path)
+            found = classify(resolver, module, function, path, arguments=state.flow.argument_values)
             if found is None:
                 continue
             yield make_finding(
