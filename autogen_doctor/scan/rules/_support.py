@@ -4,14 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from autogen_doctor.scan import autogen_api
 from autogen_doctor.scan.entrypoints import (AIOHTTP, CELERY, CHAINLIT, DJANGO, FASTAPI, FLASK, GRADIO,
                                              STARLETTE, STREAMLIT, EntryPoints, Reach)
 from autogen_doctor.scan.facts import MODULE_BODY, Call, Expr, Function, ModuleFacts
 from autogen_doctor.scan.findings import Finding, Severity
 from autogen_doctor.scan.flow import FlowModel, Step
-from autogen_doctor.scan.flow.objects import (autogen_category, container_kind, expr_autogen,  # noqa: F401
-                                              is_per_process_name, returns_autogen)
 from autogen_doctor.scan.project import Project
 from autogen_doctor.scan.resolve import LOCAL, Resolver
 

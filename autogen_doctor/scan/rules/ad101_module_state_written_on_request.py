@@ -41,9 +41,9 @@ from typing import Iterator
 
 from autogen_doctor.scan.entrypoints import STREAMLIT
 from autogen_doctor.scan.findings import Finding, Severity
+from autogen_doctor.scan.flow.objects import container_kind, is_per_process_name
 from autogen_doctor.scan.registry import rule
-from autogen_doctor.scan.rules._support import (request_trace, analysis, container_kind, is_per_process_name, make_finding,
-                                                store_fix, via, where)
+from autogen_doctor.scan.rules._support import analysis, make_finding, request_trace, store_fix, via, where
 
 
 @rule(code="AD101", name="module-state-written-on-request", severity=Severity.WARNING,

@@ -36,9 +36,9 @@ from __future__ import annotations
 from typing import Iterator
 
 from autogen_doctor.scan.findings import Finding, Severity
+from autogen_doctor.scan.flow.objects import container_kind, is_per_process_name
 from autogen_doctor.scan.registry import rule
-from autogen_doctor.scan.rules._support import (request_trace, analysis, container_kind, is_per_process_name, make_finding,
-                                                store_fix, via, where)
+from autogen_doctor.scan.rules._support import analysis, make_finding, request_trace, store_fix, via, where
 
 
 def _assigned_on_self(module, class_qualname: str, attribute: str) -> bool:

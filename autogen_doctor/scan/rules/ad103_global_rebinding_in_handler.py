@@ -38,8 +38,9 @@ import re
 from typing import Iterator
 
 from autogen_doctor.scan.findings import Finding, Severity
+from autogen_doctor.scan.flow.objects import is_per_process_name
 from autogen_doctor.scan.registry import rule
-from autogen_doctor.scan.rules._support import request_trace, analysis, is_per_process_name, make_finding, store_fix, via
+from autogen_doctor.scan.rules._support import analysis, make_finding, request_trace, store_fix, via
 
 
 # Globals that hold one configured tool for the process (set up by an init call), not a conversation.

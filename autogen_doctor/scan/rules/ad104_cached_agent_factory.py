@@ -36,8 +36,9 @@ from typing import Iterator
 
 from autogen_doctor.scan.facts import MODULE_BODY
 from autogen_doctor.scan.findings import Finding, Severity
+from autogen_doctor.scan.flow.objects import returns_autogen
 from autogen_doctor.scan.registry import rule
-from autogen_doctor.scan.rules._support import analysis, make_finding, returns_autogen
+from autogen_doctor.scan.rules._support import analysis, make_finding
 
 _CACHING = frozenset({"functools.lru_cache", "functools.cache", "streamlit.cache_resource",
                       "streamlit.experimental_singleton", "cachetools.cached", "async_lru.alru_cache",

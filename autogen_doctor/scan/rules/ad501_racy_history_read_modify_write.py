@@ -42,7 +42,7 @@ from autogen_doctor.scan.facts import Call, Function
 from autogen_doctor.scan.findings import Finding, Severity
 from autogen_doctor.scan.flow.stores import DB, FILE, READ, WRITE, is_state_like
 from autogen_doctor.scan.registry import rule
-from autogen_doctor.scan.rules._support import request_trace, analysis, make_finding, via
+from autogen_doctor.scan.rules._support import analysis, make_finding, via
 
 _KV_READS = {"get": ("set", "setex", "psetex", "getset", "mset"), "hget": ("hset", "hmset"),
              "hgetall": ("hset", "hmset")}
