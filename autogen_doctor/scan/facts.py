@@ -838,8 +838,9 @@ class _Builder:
         if not (last[:1].isupper() or last in DETAILED_CALLS):
             # No rule reads these arguments: keep names (call graph, data flow) and drop the rest,
             # which keeps the facts small (they are pickled to the parent and into the cache).
-            args = tuple(arg if arg.kind in ("name", "attr") else _OPAQUE for arg in args)
-            kwargs = tuple((key, value if value.kind in ("name", "attr") else _OPAQUE) for key, value in kwargs)
+            # String constants stay too: the flow follows them into parameters (`load_history("u1")`).
+            args = tuple(arg if arg.kind in ("name", "attr", "str") else _OPAQUE for arg in args)
+            kwargs = tuple((key, value if value.kind in ("name", "attr", "str") else _OPAQUE) for key, value in kwargs)
         draft[_ARGS] = args
         draft[_KWARGS] = kwargs
         if parts:

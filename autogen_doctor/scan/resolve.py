@@ -58,6 +58,15 @@ class Resolver:
         self._bases_memo: dict[tuple, list[str]] = {}
         self._folder_memo: dict[tuple[str, str], ModuleFacts | None] = {}
         self.by_path: dict[str, ModuleFacts] = {module.path: module for module in modules.values()}
+        # Every folder name and module file stem of the project, for a quick "not ours" answer.
+        self._path_parts: set[str] = set()
+        self._stems: set[str] = set()  # module names as files say them (a package: its folder)
+        for module in modules.values():
+            directory, filename = os.path.split(module.path)
+            stem = filename[:-3] if filename.endswith(".py") else filename
+            self._path_parts.add(stem)
+            self._stems.add(os.path.basename(directory) if stem == "__init__" else stem)
+            self._path_parts.update(part for part in directory.split(os.sep)[-6:] if part)
 
     # ---------- modules ----------
     def module_named(self, name: str, near: ModuleFacts | None = None) -> ModuleFacts | None:
@@ -75,8 +84,8 @@ class Resolver:
         it: the one the service is started from), where our dotted names, made from __init__.py
         packages, differ: app/autogen_server.py is `app.autogen_server` here, and a folder with no
         __init__.py is a namespace package."""
-        if near is None:
-            return None
+        if near is None or name.rsplit(".", 1)[-1] not in self._stems or name.split(".", 1)[0] not in self._path_parts:
+            return None  # `os`, `typing.List`: no module file of the project has that name
         memo_key = (name, os.path.dirname(near.path))
         if memo_key in self._folder_memo:
             return self._folder_memo[memo_key]

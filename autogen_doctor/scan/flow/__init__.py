@@ -46,30 +46,44 @@ class FlowModel:
         self.entry_points = entry_points
         self.objects = Objects(resolver)
         self.stores = Stores(resolver, self.objects)
-        self._callers: dict | None = None
+        self._callers: dict = {}
+        self._calls_by_name: dict | None = None
+        self.stores.arguments = self.argument_values
 
     # ---------- arguments: what a parameter may hold ----------
     def callers(self, ref) -> list:
         """(caller module, caller function, call) for every project call that lands in `ref`,
-        also through objects the flow knows (`self.manager.get_or_create(...)`)."""
-        if self._callers is None:
-            self._callers = {}
-            resolver = self.resolver
-            for module in resolver.modules.values():
+        also through objects the flow knows (`self.manager.get_or_create(...)`). Calls are indexed
+        by the name they use, so only calls spelled like `ref` are resolved."""
+        found = self._callers.get(ref)
+        if found is not None:
+            return found
+        if self._calls_by_name is None:
+            self._calls_by_name = {}
+            for module in self.resolver.modules.values():
                 for function in module.functions.values():
                     for call in function.calls:
-                        target = resolver.call_target(module, function, call.func)
-                        if target is None and call.receiver and "(" not in call.receiver and "[" not in call.receiver \
-                                and call.receiver not in ("self", "cls"):
-                            instance = self.objects.instance_of(module, function, call.receiver)
-                            if instance is not None:
-                                target = resolver.method(instance.module, instance.klass.qualname, call.method)
-                        if target is not None:
-                            self._callers.setdefault(target, []).append((module, function, call))
-        return self._callers.get(ref, [])
+                        self._calls_by_name.setdefault(call.method, []).append((module, function, call))
+        module, function = self.resolver.function(ref)
+        name = function.name
+        if name == "__init__" and function.class_name:
+            name = function.class_name.rsplit(".", 1)[-1]
+        found = []
+        resolver = self.resolver
+        for caller_module, caller, call in self._calls_by_name.get(name, ()):
+            target = resolver.call_target(caller_module, caller, call.func)
+            if target is None and call.receiver and "(" not in call.receiver and "[" not in call.receiver \
+                    and call.receiver not in ("self", "cls"):
+                instance = self.objects.instance_of(caller_module, caller, call.receiver)
+                if instance is not None:
+                    target = resolver.method(instance.module, instance.klass.qualname, call.method)
+            if target == ref:
+                found.append((caller_module, caller, call))
+        self._callers[ref] = found
+        return found
 
     def argument_values(self, module: ModuleFacts, function, param: str) -> list:
-        """(caller module, caller function, argument) for each call site's value of `param`."""
+        """(caller module, caller function, argument, call line) for each call site's value of `param`."""
         if param not in function.params:
             return []
         ref = (self.resolver.key_of[id(module)], function.qualname)
@@ -82,7 +96,7 @@ class FlowModel:
             if value is None and 0 <= index < len(call.args):
                 value = call.args[index]
             if value is not None:
-                found.append((caller_module, caller, value))
+                found.append((caller_module, caller, value, call.line))
         return found
 
     def step(self, module: ModuleFacts, line: int, note: str) -> Step:

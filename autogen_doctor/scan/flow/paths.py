@@ -100,7 +100,7 @@ def classify(resolver: Resolver, module: ModuleFacts, function: Function | None,
                 if assign.targets == (value.dotted,) and assign.how in ("assign", "annotated"):
                     return classify(resolver, module, function, assign.value, depth + 1, arguments)
             if arguments is not None and depth < 9 and value.dotted in function.params:
-                for caller_module, caller, argument in arguments(module, function, value.dotted)[:8]:
+                for caller_module, caller, argument, _ in arguments(module, function, value.dotted)[:8]:
                     found = classify(resolver, caller_module, caller, argument, depth + 1, arguments)
                     if found is not None:
                         return found

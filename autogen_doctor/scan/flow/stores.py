@@ -80,6 +80,8 @@ class Stores:
         self.resolver = resolver
         self.objects = objects
         self._ops: dict[tuple[int, str], list[StoreOp]] = {}
+        # (module, function, param) -> [(caller module, caller, argument)], set by the FlowModel
+        self.arguments = None
 
     def operations(self, module: ModuleFacts, function: Function) -> list[StoreOp]:
         key = (id(module), function.qualname)
@@ -233,7 +235,7 @@ class Stores:
             head = text.split(".", 1)[0].split("[", 1)[0]
             if function is not None and function.qualname != MODULE_BODY:
                 if head in function.params and head not in ("self", "cls"):
-                    return Key(per_request=True)
+                    return self._param_key(module, function, head, depth) if kind == "name" else Key(per_request=True)
                 if head == "self" and kind == "attr" and text.count(".") == 1:
                     return self._self_attr_key(module, function, text, depth)
                 if function.is_local(head):
@@ -255,6 +257,20 @@ class Stores:
                 return Key(constant=key.constant, origin=(definition.module, assign.line if assign else 0))
             return key
         return UNKNOWN
+
+    def _param_key(self, module, function, param: str, depth: int) -> Key:
+        """A parameter is per request unless every caller passes the same constant
+        (`load_history("138626")`: a hard-coded conversation id)."""
+        if self.arguments is None or depth > 4:
+            return Key(per_request=True)
+        values = self.arguments(module, function, param)[:12]
+        if not values:
+            return Key(per_request=True)
+        keys = [self.key_of(caller_module, caller, value, depth + 1) for caller_module, caller, value, _ in values]
+        constants = {key.constant for key in keys}
+        if len(constants) == 1 and None not in constants:
+            return Key(constant=keys[0].constant, origin=(values[0][0], values[0][3]))
+        return Key(per_request=True)
 
     def _self_attr_key(self, module, function, text, depth) -> Key:
         info = module.classes.get(function.class_name) if function.class_name else None

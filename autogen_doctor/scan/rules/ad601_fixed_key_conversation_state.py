@@ -58,23 +58,37 @@ def check(project) -> Iterator[Finding]:
     state = analysis(project)
     stores = state.flow.stores
     places: dict[tuple[str, str], dict[str, list]] = {}
-    for ref, module, function, reach in state.entry_points.request_functions():
-        for operation in stores.operations(module, function):
-            constant = operation.key.constant
-            if constant is None or not is_state_like(constant):
-                continue
-            found = places.setdefault((operation.kind, constant), {READ: [], WRITE: []})
-            found[READ if operation.op == READ else WRITE].append((module, function, reach, operation))
+    reach_of = state.entry_points.reach
+    # Every function of the modules that serve requests, not only request paths: AutoGen calls
+    # some of your code itself (a `send` override, a reply hook), so a save there is still part of
+    # the turn. At least one side of the pair must be on a request path (checked below).
+    serving = {ref[0] for ref in reach_of}  # modules with code on a request path; libraries have none
+    for key, module in state.resolver.modules.items():
+        if key not in serving:
+            continue
+        for function in module.functions.values():
+            reach = reach_of.get((key, function.qualname))
+            for operation in stores.operations(module, function):
+                constant = operation.key.constant
+                if constant is None or not is_state_like(constant):
+                    continue
+                found = places.setdefault((operation.kind, constant), {READ: [], WRITE: []})
+                found[READ if operation.op == READ else WRITE].append((module, function, reach, operation))
     for (kind, constant), found in sorted(places.items()):
         if not found[READ] or not found[WRITE]:
             continue
-        read_module, _, _, read = found[READ][0]
+        on_request = [item for item in (*found[READ], *found[WRITE]) if item[2] is not None]
+        if not on_request:
+            continue  # a script or a start-up step, not something users share
+        reads = sorted(found[READ], key=lambda item: item[2] is None)  # one on a request path first
+        read_module, _, _, read = reads[0]
         seen_lines: set[tuple[str, int]] = set()
         for module, function, reach, write in found[WRITE]:
             marker = (module.path, write.call.line)
             if marker in seen_lines:
                 continue
             seen_lines.add(marker)
+            reach = reach or on_request[0][2]
             what = f"file `{constant}`" if kind == FILE else f"key `{constant}`"
             steps = [state.flow.step(module, write.call.line, f"saves to {what}"),
                      state.flow.step(read_module, read.call.line, f"loads from the same {what}")]
