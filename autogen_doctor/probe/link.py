@@ -8,12 +8,13 @@ from typing import Any
 
 # Rule families (the code's first three characters) that explain each cause. AD3 (ephemeral
 # storage) explains both: another pod cannot see the file, and a restart loses it. A shared
-# module-level agent or history (AD1) is what leaks one session's words into another.
+# module-level agent or history (AD1) and one conversation for everyone (AD6) leak one session's
+# words into another.
 CAUSE_FAMILIES: dict[str, tuple[str, ...]] = {
     "process-local-state": ("AD1", "AD4", "AD3"),
     "not-rehydrated": ("AD2", "AD3"),
     "lost-update": ("AD5",),
-    "cross-session-leak": ("AD1",),
+    "cross-session-leak": ("AD6", "AD1"),
     "history-truncated": (),
 }
 

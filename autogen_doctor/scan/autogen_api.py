@@ -24,6 +24,9 @@ _CLASSIC = {
     "CaptainAgent": AGENT, "ReasoningAgent": AGENT, "SwarmAgent": AGENT, "LLaVAAgent": AGENT,
     "WebSurferAgent": AGENT, "TextAnalyzerAgent": AGENT, "MathUserProxyAgent": AGENT,
     "GroupChat": TEAM, "GroupChatManager": TEAM,
+    # AG2 group chat patterns (run with initiate_group_chat / run_group_chat)
+    "AutoPattern": TEAM, "DefaultPattern": TEAM, "RoundRobinPattern": TEAM, "RandomPattern": TEAM,
+    "ManualPattern": TEAM,
     "Teachability": MEMORY,
 }
 _MODERN = {

@@ -10,8 +10,11 @@ fallback on the usual names (`app`, `router`, `bp`) in modules that import a web
 
 from __future__ import annotations
 
+import re
 from collections import deque
 from dataclasses import dataclass
+
+from autogen_doctor.scan import autogen_api
 
 from autogen_doctor.scan.facts import MODULE_BODY, Expr, Function, ModuleFacts
 from autogen_doctor.scan.resolve import FunctionRef, Resolver
@@ -59,6 +62,12 @@ _CHAINLIT_HOOKS = frozenset({"on_message", "on_chat_start", "on_chat_resume", "o
                              "on_chat_end", "on_window_message", "on_audio_start", "set_starters"})
 
 
+# Parameter names that carry which conversation a call belongs to.
+CONVERSATION_KEY = re.compile(
+    r"^(session|conversation|conv|thread|chat|user|room|channel|dialog|dialogue|client)_?(id|key|uuid)$"
+    r"|^(sid|session|session_key)$", re.IGNORECASE)
+
+
 _REGISTRATION_NAMES = _REGISTER_CALLS | {name.rsplit(".", 1)[-1] for name in _ROUTE_CLASSES} | {
     "ChatInterface", "Interface", "click", "submit", "change"}
 
@@ -76,6 +85,9 @@ class Reach:
 
     entry: EntryPoint
     chain: tuple[str, ...]  # qualnames from the entry point down to this function
+    # (function, line in its caller where it is called) from the entry point down; the entry
+    # point's own line is its `def` line. This is the witness a finding's trace starts with.
+    hops: tuple[tuple[FunctionRef, int], ...] = ()
 
 
 def frameworks_imported(module: ModuleFacts) -> set[str]:
@@ -106,6 +118,13 @@ class EntryPoints:
             self._find_in_module(key, module)
         self.reach: dict[FunctionRef, Reach] = {}
         self._walk()
+        # Service layers and libraries: functions taking a conversation key that build or run
+        # agents or touch state are per-request code even when no route is in the scanned tree.
+        added = False
+        for key, module in resolver.modules.items():
+            added |= self._find_session_functions(key, module)
+        if added:
+            self._walk()
 
     # ---------- discovery ----------
     def _add(self, ref: FunctionRef, framework: str, description: str) -> None:
@@ -170,6 +189,14 @@ class EntryPoints:
                 name = method.rsplit(".", 1)[-1]
                 if name in _VIEW_METHODS or name.startswith("on_"):
                     self._add((key, method), framework, f"{framework} view {info.name}.{name}")
+        for function in module.functions.values():
+            for call in function.calls:
+                # AG2 `IOWebsockets.run_server_in_thread(on_connect=handler)`: one call per connection
+                if call.method in ("run_server_in_thread", "run_server_in_process") and call.kwarg("on_connect"):
+                    handler = call.kwarg("on_connect")
+                    target = resolver.call_target(module, function, handler.dotted) if handler.dotted else None
+                    if target is not None:
+                        self._add(target, OTHER, "AG2 IOWebsockets connection handler")
         if imported:  # handlers are only registered by calls in modules that import a framework
             for function in module.functions.values():
                 for call in function.calls:
@@ -187,6 +214,12 @@ class EntryPoints:
         ref = (key, function.qualname)
         if canonical in ("celery.shared_task", "celery.task") or (last == "shared_task" and "celery" in canonical):
             self._add(ref, CELERY, f"Celery task {function.name}")
+            return
+        if canonical.split(".", 1)[0] == "autogen_core" and last in ("message_handler", "event", "rpc") and \
+                module.name.split(".", 1)[0] not in autogen_api.MODERN_ROOTS:
+            # An AutoGen Core agent's handler runs once per message the runtime delivers: when
+            # requests publish to the runtime, that is once per request.
+            self._add(ref, OTHER, f"AutoGen Core @{last} handler {function.qualname}")
             return
         if canonical.startswith("chainlit.") and last in _CHAINLIT_HOOKS:
             self._add(ref, CHAINLIT, f"Chainlit @{last} callback")
@@ -237,7 +270,8 @@ class EntryPoints:
                 description = f"{framework} route {_first_string_from_call(call)}".strip()
             elif canonical.startswith("gradio."):
                 candidates = [value for name, value in call.kwargs if name == "fn"] + (
-                    list(call.args[:1]) if canonical.rsplit(".", 1)[-1] in ("ChatInterface", "Interface") else [])
+                    list(call.args[:1]) if canonical.rsplit(".", 1)[-1] in ("ChatInterface", "Interface", "click",
+                                                                            "submit", "change") else [])
                 framework, description = GRADIO, "Gradio callback"
             elif method in ("click", "submit", "change") and GRADIO in imported:
                 candidates = [value for name, value in call.kwargs if name == "fn"] + list(call.args[:1])
@@ -260,18 +294,51 @@ class EntryPoints:
             if target is not None:
                 self._add(target, framework, description)
 
+    def _find_session_functions(self, key: str, module: ModuleFacts) -> bool:
+        if module.name.split(".", 1)[0] in autogen_api.CLASSIC_ROOTS | autogen_api.MODERN_ROOTS:
+            return False  # AutoGen's own code is a library, not a service
+        added = False
+        for qualname, function in module.functions.items():
+            if qualname == MODULE_BODY or (key, qualname) in self.reach or function.parent is not None:
+                continue
+            conversation_keys = [name for name in function.params if CONVERSATION_KEY.match(name)]
+            if not conversation_keys or not self._does_conversation_work(module, function):
+                continue
+            self._add((key, qualname), OTHER,
+                      f"{function.name}({conversation_keys[0]}, ...), which takes a conversation key")
+            self.service_modules.discard(key)  # not a server module: keeps the one-off-script logic
+            added = True
+        return added
+
+    def _does_conversation_work(self, module: ModuleFacts, function: Function) -> bool:
+        """Builds or runs an agent, or writes into something that outlives the call."""
+        for call in function.calls:
+            if call.method in autogen_api.RUN_METHODS and call.receiver:
+                return True
+            if call.method[:1].isupper() and autogen_api.category(
+                    self.resolver.canonical(module, function, call.func)) in (autogen_api.AGENT, autogen_api.TEAM):
+                return True
+        for mutation in function.mutations:
+            head = mutation.base.split(".", 1)[0]
+            if head == "self" or not function.is_local(head):
+                return True
+        return False
+
     # ---------- reachability ----------
     def _walk(self) -> None:
         queue: deque[FunctionRef] = deque()
         for ref, entry in self.entries.items():
-            self.reach[ref] = Reach(entry, (ref[1],))
+            if ref in self.reach:
+                continue
+            module, function = self.resolver.function(ref)
+            self.reach[ref] = Reach(entry, (ref[1],), ((ref, function.line),))
             queue.append(ref)
         while queue:
             ref = queue.popleft()
             reach = self.reach[ref]
-            for callee, _line in self.resolver.callees(ref):
+            for callee, line in self.resolver.callees(ref):
                 if callee not in self.reach and callee[1] in self.resolver.modules[callee[0]].functions:
-                    self.reach[callee] = Reach(reach.entry, reach.chain + (callee[1],))
+                    self.reach[callee] = Reach(reach.entry, reach.chain + (callee[1],), reach.hops + ((callee, line),))
                     queue.append(callee)
 
     def request_functions(self):

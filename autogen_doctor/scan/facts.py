@@ -32,6 +32,10 @@ _MAX_ITEMS = 12  # elements of a literal or arguments of a call kept in a summar
 _MAX_COLLECTED = 6  # strings and callees collected from inside an expression
 _MAX_DEPTH = 2  # nesting kept in summaries (names, strings and calls are always collected)
 _MAX_TEXT = 160
+# Functions kept per file. Past this the file is generated code (tables, bindings): it goes to
+# `errors` instead of holding hundreds of megabytes of facts (150k tiny functions took ~190 MB of
+# facts on top of the syntax tree).
+MAX_FUNCTIONS = 50_000
 _EMPTY: frozenset[str] = frozenset()
 
 
@@ -222,6 +226,9 @@ class Function:
     reads: set[str] = field(default_factory=set)  # not collected (kept for compatibility)
     imports: dict[str, str] = field(default_factory=dict)
     nested: list[str] = field(default_factory=list)
+    # (parameter, annotated type's dotted text, default) for parameters that have either:
+    # `manager: ChatManager = Depends(get_manager)`, `Annotated[ChatManager, Depends(...)]`.
+    param_info: tuple[tuple[str, str, "Expr | None"], ...] = ()
 
     def is_local(self, name: str) -> bool:
         return name in self.local_names and name not in self.global_decls
@@ -441,6 +448,11 @@ class _Builder:
                             getattr(node, "end_lineno", node.lineno) or node.lineno,
                             isinstance(node, ast.AsyncFunctionDef), params, decorators, class_name, parent)
         function.local_names.update(params)
+        function.param_info = self._param_info(arguments)
+        if len(self.facts.functions) >= MAX_FUNCTIONS:
+            from autogen_doctor.scan.parse import ParseProblem
+
+            raise ParseProblem(f"more than {MAX_FUNCTIONS:,} functions in one file (generated code?); not analysed")
         self.facts.functions.setdefault(qualname, function)
         saved = (self.scope, self.withs, self.loop_depth, self.guarded)
         self.scope, self.withs, self.loop_depth, self.guarded = function, (), 0, _EMPTY
@@ -454,6 +466,38 @@ class _Builder:
         self.class_stack = stack
         self._class_hidden -= 1
         self.scope, self.withs, self.loop_depth, self.guarded = saved
+
+    def _param_info(self, arguments: ast.arguments) -> tuple:
+        positional = (*arguments.posonlyargs, *arguments.args)
+        defaults: dict[str, ast.expr] = {}
+        for argument, default in zip(positional[len(positional) - len(arguments.defaults):], arguments.defaults):
+            defaults[argument.arg] = default
+        for argument, default in zip(arguments.kwonlyargs, arguments.kw_defaults):
+            if default is not None:
+                defaults[argument.arg] = default
+        found = []
+        for argument in (*positional, *arguments.kwonlyargs):
+            annotation = argument.annotation
+            default = defaults.get(argument.arg)
+            type_text = ""
+            if isinstance(annotation, ast.Subscript) and dotted(annotation.value).endswith("Annotated") and \
+                    isinstance(annotation.slice, ast.Tuple) and annotation.slice.elts:
+                type_text = dotted(annotation.slice.elts[0])
+                for extra in annotation.slice.elts[1:]:
+                    if isinstance(extra, ast.Call) and default is None:
+                        default = extra
+            elif annotation is not None:
+                type_text = dotted(annotation)
+            if type_text or isinstance(default, ast.Call):
+                summary = None
+                if isinstance(default, ast.Call):
+                    target = dotted(default.func)
+                    inner = [dotted(item) for item in default.args[:1]] + [
+                        dotted(keyword.value) for keyword in default.keywords if keyword.arg == "dependency"]
+                    summary = Expr.make("call", target, args=tuple(Expr.make("name" if "." not in text else "attr", text)
+                                                                   for text in inner if text))
+                found.append((argument.arg, type_text, summary))
+        return tuple(found)
 
     def _class_scope_name(self) -> str:
         return MODULE_BODY
@@ -711,8 +755,9 @@ class _Builder:
         if kind is ast.Subscript:
             inner = self.expr(node.value, depth + 1)
             index = self.expr(node.slice, depth + 1)
+            # text "slice" for `messages[:-1]` (many elements); None for `messages[-1]` (one element)
             return self._combine("subscript", [inner, index], keep=[inner, index] if depth <= _MAX_DEPTH else (),
-                                 dotted=dotted(node))
+                                 dotted=dotted(node), text="slice" if isinstance(node.slice, ast.Slice) else None)
         if kind in (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp):
             parts = []
             for generator in node.generators:
@@ -793,8 +838,9 @@ class _Builder:
         if not (last[:1].isupper() or last in DETAILED_CALLS):
             # No rule reads these arguments: keep names (call graph, data flow) and drop the rest,
             # which keeps the facts small (they are pickled to the parent and into the cache).
-            args = tuple(arg if arg.kind in ("name", "attr") else _OPAQUE for arg in args)
-            kwargs = tuple((key, value if value.kind in ("name", "attr") else _OPAQUE) for key, value in kwargs)
+            # String constants stay too: the flow follows them into parameters (`load_history("u1")`).
+            args = tuple(arg if arg.kind in ("name", "attr", "str") else _OPAQUE for arg in args)
+            kwargs = tuple((key, value if value.kind in ("name", "attr", "str") else _OPAQUE) for key, value in kwargs)
         draft[_ARGS] = args
         draft[_KWARGS] = kwargs
         if parts:

@@ -46,6 +46,8 @@ class Finding:
     symbol: str | None = None
     fix: str = ""
     context: str = ""
+    # The witness: `Step`s (path, line, note) from the request path down to the state.
+    trace: tuple = ()
 
     @property
     def family(self) -> str:
@@ -59,12 +61,13 @@ class Finding:
 
     def to_json(self) -> dict:
         data = asdict(self)
+        data["trace"] = [step.to_json() for step in self.trace]
         data["severity"] = self.severity.value
         data["family"] = self.family
         data["end_line"] = self.end_line if self.end_line is not None else self.line
         data["end_column"] = self.end_column if self.end_column is not None else self.column
         order = ["code", "family", "severity", "path", "line", "column", "end_line", "end_column",
-                 "message", "symbol", "fix", "context"]
+                 "message", "symbol", "fix", "context", "trace"]
         return {key: data[key] for key in order}
 
 

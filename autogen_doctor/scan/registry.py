@@ -40,9 +40,10 @@ FAMILIES: dict[str, str] = {
     "AD3": "ephemeral storage",
     "AD4": "scaled deployment",
     "AD5": "racy read-modify-write",
+    "AD6": "shared conversation",
 }
 
-_CODE = re.compile(r"^AD[1-5]\d\d$")
+_CODE = re.compile(r"^AD[1-6]\d\d$")
 _SECTION = re.compile(r"^##\s+(.+?)\s*$", re.MULTILINE)
 
 

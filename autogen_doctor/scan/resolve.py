@@ -56,17 +56,53 @@ class Resolver:
         self._callees: dict[FunctionRef, list[tuple[FunctionRef, int]]] = {}
         self._canonical_memo: dict[tuple, str] = {}
         self._bases_memo: dict[tuple, list[str]] = {}
+        self._folder_memo: dict[tuple[str, str], ModuleFacts | None] = {}
+        self.by_path: dict[str, ModuleFacts] = {module.path: module for module in modules.values()}
+        # Every folder name and module file stem of the project, for a quick "not ours" answer.
+        self._path_parts: set[str] = set()
+        self._stems: set[str] = set()  # module names as files say them (a package: its folder)
+        for module in modules.values():
+            directory, filename = os.path.split(module.path)
+            stem = filename[:-3] if filename.endswith(".py") else filename
+            self._path_parts.add(stem)
+            self._stems.add(os.path.basename(directory) if stem == "__init__" else stem)
+            self._path_parts.update(part for part in directory.split(os.sep)[-6:] if part)
 
     # ---------- modules ----------
     def module_named(self, name: str, near: ModuleFacts | None = None) -> ModuleFacts | None:
         candidates = self.by_name.get(name)
         if not candidates:
-            return None
+            return self._by_folder(name, near)
         if len(candidates) == 1 or near is None:
             return candidates[0]
         # Several top-level modules with one name (scripts in sibling folders): the closest wins,
         # the way Python finds the script's own folder first on sys.path.
         return max(candidates, key=lambda other: len(os.path.commonpath([other.path, near.path])))
+
+    def _by_folder(self, name: str, near: ModuleFacts | None) -> ModuleFacts | None:
+        """`autogen_server` or `handlers.chat` imported from a script's folder (or a folder above
+        it: the one the service is started from), where our dotted names, made from __init__.py
+        packages, differ: app/autogen_server.py is `app.autogen_server` here, and a folder with no
+        __init__.py is a namespace package."""
+        if near is None or name.rsplit(".", 1)[-1] not in self._stems or name.split(".", 1)[0] not in self._path_parts:
+            return None  # `os`, `typing.List`: no module file of the project has that name
+        memo_key = (name, os.path.dirname(near.path))
+        if memo_key in self._folder_memo:
+            return self._folder_memo[memo_key]
+        found = None
+        relative = os.path.join(*name.split("."))
+        directory = os.path.dirname(near.path)
+        for _ in range(6):
+            found = self.by_path.get(os.path.join(directory, relative + ".py")) or self.by_path.get(
+                os.path.join(directory, relative, "__init__.py"))
+            if found is not None:
+                break
+            parent = os.path.dirname(directory)
+            if parent == directory:
+                break
+            directory = parent
+        self._folder_memo[memo_key] = found
+        return found
 
     def split_module(self, canonical: str, near: ModuleFacts | None = None) -> tuple[ModuleFacts, str] | None:
         """(module, rest) for the longest project module prefix of `canonical`."""
@@ -129,7 +165,9 @@ class Resolver:
             target = module.imports.get(head)
             if target is None:
                 return canonical
-            prefix_len = len(module.name) + 1 + len(head)
+            # The module's part of `canonical` (it may be spelled differently from module.name
+            # when imported from a script's folder), then `.head`.
+            prefix_len = len(_plain(canonical)) - len(rest) + len(head)
             replaced = target + canonical[prefix_len:]
             if replaced == canonical:
                 return canonical
@@ -209,6 +247,13 @@ class Resolver:
                 for assign in function.assigns:
                     if assign.targets == (head,) and assign.value.kind == "call":
                         class_text = assign.value.dotted
+            if class_text is None and not function.is_local(head) and not rest.startswith("()."):
+                # `service.method()` where `service = ChatService()` at module level (here or imported)
+                found = self.module_value(module, function, head)
+                if found is not None and found[1].kind == "call" and found[1].dotted:
+                    definition = self.definition(self.canonical(found[0].module, None, found[1].dotted), found[0].module)
+                    if definition is not None and definition.klass is not None and not definition.rest:
+                        return self._method(definition.module, definition.klass.qualname, method)
             if class_text is not None:
                 definition = self.definition(self.canonical(module, function, class_text), module)
                 if definition is not None and definition.klass is not None and not definition.rest:
@@ -230,6 +275,10 @@ class Resolver:
                 return self._method(target, klass.qualname, "__init__")
             return self._method(target, klass.qualname, definition.rest[1:])
         return None
+
+    def method(self, module: ModuleFacts, class_qualname: str, method: str) -> FunctionRef | None:
+        """The function `Klass.method` runs, looked up through the project's base classes."""
+        return self._method(module, class_qualname, method)
 
     def _method(self, module: ModuleFacts, class_qualname: str, method: str, depth: int = 0) -> FunctionRef | None:
         key = self.key_of[id(module)]
@@ -268,6 +317,15 @@ class Resolver:
                     if passed is not None and passed not in seen:
                         seen.add(passed)
                         found.append((passed, call.line))
+        # Functions put in a dispatch table here (`handlers = {"gpt": serve_gpt}` ... `handlers[m](x)`).
+        for assign in function.assigns:
+            if assign.value.kind in ("dict", "list", "tuple"):
+                for element in assign.value.args:
+                    if element.kind in ("name", "attr") and element.dotted:
+                        passed = self.call_target(module, function, element.dotted)
+                        if passed is not None and passed not in seen:
+                            seen.add(passed)
+                            found.append((passed, assign.line))
         for nested in function.nested:  # a nested def usually runs when its parent does
             ref_nested = (ref[0], nested)
             if ref_nested not in seen:

@@ -19,7 +19,7 @@ from autogen_doctor.exit_codes import UserError
 from autogen_doctor.scan.findings import Finding, Severity
 
 ALL = "ALL"
-_SELECTOR = re.compile(r"^(?:ALL|AD(?:[1-5](?:\d\d?)?)?)$")
+_SELECTOR = re.compile(r"^(?:ALL|AD(?:[1-6](?:\d\d?)?)?)$")
 
 
 def split_codes(values: Iterable[str] | None) -> list[str]:

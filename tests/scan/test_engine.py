@@ -237,3 +237,15 @@ def test_unchanged_tree_reuses_the_last_result_and_any_change_scans_again(tmp_pa
     os.utime(store, (old + 1, old + 1))
     after = scan_paths([Path(".")], jobs=1, cache_dir=cache)
     assert after.findings == []
+
+
+def test_generated_file_with_too_many_functions_is_an_error_not_a_memory_hog(tmp_path, monkeypatch):
+    from autogen_doctor.scan import facts
+
+    monkeypatch.setattr(facts, "MAX_FUNCTIONS", 100)  # the real bound is 50,000: same code path
+    (tmp_path / "generated.py").write_text("".join(f"def f{i}():\n    pass\n" for i in range(150)))
+    (tmp_path / "app.py").write_text("sessions = {}\n")
+    result = scan_paths([tmp_path], use_cache=False, jobs=1)
+    assert [error.message for error in result.errors] == [
+        "more than 100 functions in one file (generated code?); not analysed"]
+    assert result.files_scanned >= 1

@@ -304,8 +304,26 @@ def test_ad103_global_rebinding_but_not_lazy_init(scan_tree):
         def ask():
             store(client())
             return "ok"
+
+        @app.route("/last")
+        def last():
+            return {"answer": last_answer}
     """}, codes="AD1")
     assert codes(result) == [("AD103", "main.py", 14, "last_answer")]
+
+
+def test_ad103_silent_when_no_other_function_reads_the_global(scan_tree):
+    result = scan_tree({"main.py": """
+        import chainlit as cl
+        transcript_id = None
+
+        @cl.on_settings_update
+        async def on_settings_update(settings):
+            global transcript_id
+            transcript_id = settings["transcript"]
+            await cl.Message(content=f"using {transcript_id}").send()
+    """}, codes="AD103")
+    assert codes(result) == []
 
 
 def test_ad104_cached_agent_factories(scan_tree):
@@ -355,15 +373,21 @@ def test_ad105_module_level_agents_used_by_handlers(scan_tree):
             helper = A("helper", llm_config=False)
             modern = agents.AssistantAgent("m", model_client=None)
             team = RoundRobinGroupChat([modern])
+            proxy = UserProxyAgent("user", human_input_mode="NEVER")
         """,
         "main.py": """
             from fastapi import FastAPI
             from autogen import UserProxyAgent
-            from bots import helper, team
+            from bots import helper, proxy, team
             app = FastAPI()
 
             @app.post("/classic")
             def classic(msg: str):
+                proxy.initiate_chat(helper, message=msg)
+
+            @app.post("/fresh-partner")
+            def fresh_partner(msg: str):
+                # classic agents keep one message list per partner: a new partner, a new thread
                 user = UserProxyAgent("user", human_input_mode="NEVER")
                 user.initiate_chat(helper, message=msg)
 
@@ -372,7 +396,8 @@ def test_ad105_module_level_agents_used_by_handlers(scan_tree):
                 return await team.run(task=msg)
         """,
     }, codes="AD105")
-    assert [(f.path, f.line, f.symbol) for f in result.findings] == [("main.py", 9, "helper"), ("main.py", 13, "team")]
+    assert [(f.path, f.line, f.symbol) for f in result.findings] == [
+        ("main.py", 8, "helper"), ("main.py", 8, "proxy"), ("main.py", 18, "team")]
 
 
 def test_ad105_silent_for_agent_used_only_in_a_script(scan_tree):

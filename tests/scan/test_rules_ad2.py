@@ -144,7 +144,7 @@ def test_ad201_classic_groupchat_fresh_vs_seeded(scan_tree):
             helper = ag.AssistantAgent("helper", llm_config=False)
             return helper.generate_reply(messages=history + [{"role": "user", "content": msg}])
     """}, codes="AD2")
-    assert found(result) == [("AD201", "main.py", 8, "user")]
+    assert found(result) == [("AD201", "main.py", 10, "chat")]
     assert "GroupChat" in result.findings[0].fix
 
 

@@ -87,10 +87,22 @@ def _result(finding: Finding, index: dict[str, int], stable_id: str, cwd: Path) 
         }}],
         "partialFingerprints": {FINGERPRINT_KEY: stable_id},
     })
+    if finding.trace:
+        result["codeFlows"] = [_code_flow(finding, cwd)]
     properties = {key: value for key, value in (("symbol", finding.symbol), ("fix", finding.fix)) if value}
     if properties:
         result["properties"] = properties
     return result
+
+
+def _code_flow(finding: Finding, cwd: Path) -> dict:
+    """The finding's trace (request path -> state) as one SARIF thread flow."""
+    locations = [{"location": {
+        "physicalLocation": {"artifactLocation": _artifact_location(step.path, cwd),
+                             "region": {"startLine": max(1, step.line)}},
+        "message": {"text": step.note},
+    }} for step in finding.trace]
+    return {"threadFlows": [{"locations": locations}]}
 
 
 def _notification(path: str, message: str, level: str, cwd: Path, line: int | None = None) -> dict:

@@ -58,6 +58,9 @@ def text_lines(report: Report) -> list[Segments]:
                       (finding.code, _SEVERITY_STYLE[finding.severity]), (f" {escape_text(finding.message)}", "")])
         if finding.fix:
             lines.append([("  ", ""), ("help", "bold cyan"), (f": {escape_text(finding.fix)}", "")])
+        for step in finding.trace:
+            # Notes quote names from the scanned code: outside text, escaped like any other.
+            lines.append([(f"  trace: {escape_text(step.path)}:{step.line}: {escape_text(step.note)}", "dim")])
     for unused in report.unused_suppressions:
         lines.append([(escape_text(unused.path), "bold"), (f":{unused.line}:{unused.column}: ", ""),
                       (escape_text(unused.message), "yellow")])

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
-from autogen_doctor.scan import autogen_api
 from autogen_doctor.scan.entrypoints import (AIOHTTP, CELERY, CHAINLIT, DJANGO, FASTAPI, FLASK, GRADIO,
                                              STARLETTE, STREAMLIT, EntryPoints, Reach)
 from autogen_doctor.scan.facts import MODULE_BODY, Call, Expr, Function, ModuleFacts
 from autogen_doctor.scan.findings import Finding, Severity
+from autogen_doctor.scan.flow import FlowModel, Step
 from autogen_doctor.scan.project import Project
 from autogen_doctor.scan.resolve import LOCAL, Resolver
 
@@ -18,6 +17,7 @@ from autogen_doctor.scan.resolve import LOCAL, Resolver
 class Analysis:
     resolver: Resolver
     entry_points: EntryPoints
+    flow: FlowModel
 
     def key(self, module: ModuleFacts) -> str:
         return self.resolver.key_of[id(module)]
@@ -27,38 +27,9 @@ def analysis(project: Project) -> Analysis:
     """Resolution and entry points, computed once per project and shared by every rule."""
     if project.analysis is None:
         resolver = Resolver(project.modules)
-        project.analysis = Analysis(resolver, EntryPoints(resolver))
+        entry_points = EntryPoints(resolver)
+        project.analysis = Analysis(resolver, entry_points, FlowModel(resolver, entry_points))
     return project.analysis
-
-
-CONTAINER_CALLS = frozenset({
-    "builtins.dict", "builtins.list", "builtins.set", "collections.defaultdict", "collections.OrderedDict",
-    "collections.deque", "collections.Counter", "collections.ChainMap", "weakref.WeakValueDictionary",
-    "weakref.WeakKeyDictionary", "typing.DefaultDict", "collections.UserDict", "collections.UserList",
-})
-_CACHE_CLASS = re.compile(r"^(cachetools(\.\w+)*\.(TTLCache|LRUCache|LFUCache|FIFOCache|RRCache|TLRUCache|Cache)"
-                          r"|expiringdict\.ExpiringDict|pylru\.lrucache|lru\.LRU)$")
-# Process-local containers of things that are meant to be per process (clients, locks, metrics).
-_PER_PROCESS_NAMES = re.compile(
-    r"(^|_)(clients?|connections?|conns?|engines?|pools?|locks?|semaphores?|tokenizers?|encoders?|"
-    r"metrics|stats|counters?|loggers?|handlers?|registry|registries|routes|plugins|hooks)$", re.IGNORECASE)
-
-
-def container_kind(resolver: Resolver, module: ModuleFacts, value: Expr) -> str | None:
-    """'dict', 'list', 'set', 'defaultdict', 'TTLCache', ... when `value` builds a mutable container."""
-    if value.kind in ("dict", "list", "set"):
-        return value.kind
-    if value.kind == "comp":
-        return "collection"
-    if value.kind == "call":
-        canonical = resolver.canonical(module, None, value.dotted)
-        if canonical in CONTAINER_CALLS or _CACHE_CLASS.match(canonical):
-            return canonical.rsplit(".", 1)[-1]
-    return None
-
-
-def is_per_process_name(name: str) -> bool:
-    return bool(_PER_PROCESS_NAMES.search(name))
 
 
 def where(module: ModuleFacts, line: int) -> str:
@@ -102,54 +73,16 @@ def store_fix(framework: str) -> str:
 
 
 def make_finding(code: str, severity: Severity, module: ModuleFacts, line: int, col: int, message: str,
-                 *, symbol: str | None, fix: str, end_line: int | None = None, end_col: int | None = None) -> Finding:
+                 *, symbol: str | None, fix: str, end_line: int | None = None, end_col: int | None = None,
+                 trace: tuple[Step, ...] = ()) -> Finding:
     return Finding(code=code, severity=severity, path=module.display or module.path, line=line, column=col,
-                   message=message, end_line=end_line, end_column=end_col, symbol=symbol, fix=fix)
+                   message=message, end_line=end_line, end_column=end_col, symbol=symbol, fix=fix, trace=tuple(trace))
 
 
-# ---------- AutoGen objects built in a function ----------
-def autogen_category(resolver: Resolver, module: ModuleFacts, function: Function | None, text: str) -> tuple[str, str] | None:
-    """(category, class name) when `text` names an AutoGen class or a project subclass of one."""
-    canonical = resolver.canonical(module, function, text)
-    found = autogen_api.category(canonical)
-    if found is not None:
-        return found, autogen_api.class_name(canonical)
-    definition = resolver.definition(canonical, module)
-    if definition is not None and definition.klass is not None:
-        for base in resolver.class_canonical_bases(definition.module, definition.klass):
-            found = autogen_api.category(base)
-            if found is not None:
-                return found, definition.klass.name
-    return None
-
-
-def returns_autogen(resolver: Resolver, module: ModuleFacts, function: Function, depth: int = 0) -> tuple[str, str] | None:
-    """What AutoGen object a factory function returns (directly, via a local, or via another factory)."""
-    for value in function.returns:
-        found = expr_autogen(resolver, module, function, value, depth)
-        if found is not None:
-            return found
-    return None
-
-
-def expr_autogen(resolver: Resolver, module: ModuleFacts, function: Function | None, value: Expr,
-                 depth: int = 0) -> tuple[str, str] | None:
-    if value.kind == "call":
-        found = autogen_category(resolver, module, function, value.dotted)
-        if found is not None:
-            return found
-        if value.dotted.endswith(".load_component"):
-            return autogen_api.TEAM, "component"
-        if function is not None and depth < 3:
-            target = resolver.call_target(module, function, value.dotted)
-            if target is not None:
-                target_module, target_function = resolver.function(target)
-                return returns_autogen(resolver, target_module, target_function, depth + 1)
-    elif value.kind == "name" and function is not None:
-        for assign in function.assigns:
-            if value.dotted in assign.targets and assign.how in ("assign", "annotated") and assign.value.kind == "call":
-                return expr_autogen(resolver, module, function, assign.value, depth)
-    return None
+def request_trace(state: Analysis, reach: Reach, module: ModuleFacts, line: int, note: str,
+                  *more: Step) -> tuple[Step, ...]:
+    """Witness from the entry point down to `module:line` (the state), then `more`."""
+    return state.flow.request_trace(reach, state.flow.step(module, line, note), *more)
 
 
 def local_assign_values(function: Function, name: str) -> list[Expr]:

@@ -29,6 +29,8 @@ async def chat(req: ChatRequest):
     await redis.rpush(key, json.dumps({"role": "user", "content": req.message}))
     history = [json.loads(item) for item in await redis.lrange(key, 0, -1)]
 ```
+`os.environ[...] = value` with a value the handler was given (a user's model or API key) is
+reported too: the environment is process state.
 Registries filled at import time (decorators, the module body), read-only configuration and
 containers of per-process things (clients, locks, metrics) are not reported.
 """
@@ -39,9 +41,9 @@ from typing import Iterator
 
 from autogen_doctor.scan.entrypoints import STREAMLIT
 from autogen_doctor.scan.findings import Finding, Severity
+from autogen_doctor.scan.flow.objects import container_kind, is_per_process_name
 from autogen_doctor.scan.registry import rule
-from autogen_doctor.scan.rules._support import (analysis, container_kind, is_per_process_name, make_finding,
-                                                store_fix, via, where)
+from autogen_doctor.scan.rules._support import analysis, make_finding, request_trace, store_fix, via, where
 
 
 @rule(code="AD101", name="module-state-written-on-request", severity=Severity.WARNING,
@@ -57,6 +59,15 @@ def check(project) -> Iterator[Finding]:
             head = mutation.base.split(".", 1)[0]
             if head in ("self", "cls") or function.is_local(head):
                 continue
+            if resolver.canonical(module, function, mutation.base) == "os.environ":
+                written = [assign.value for assign in function.assigns if assign.line == mutation.line]
+                # A user's own value (a parameter) put into the environment, not a default or config
+                if not any(value.names & set(function.params) for value in written):
+                    continue
+                if ("os.environ", 0) not in reported:  # once per function
+                    reported.add(("os.environ", 0))
+                    yield _environ_finding(state, module, function, mutation, reach)
+                continue
             found = _module_container(resolver, module, function, mutation.base, reach)
             if found is None:
                 continue
@@ -65,7 +76,7 @@ def check(project) -> Iterator[Finding]:
                 continue
             reported.add((definition.name, mutation.line))
             yield _finding(module, mutation.line, mutation.col, mutation.end_line, mutation.end_col, definition,
-                           kind, reach, f"with {mutation.how}")
+                           kind, reach, f"with {mutation.how}", state)
         # A container handed to a helper that writes into that parameter: `remember(sessions, sid, m)`.
         for call in function.calls:
             if not call.args and not call.kwargs:
@@ -93,7 +104,18 @@ def check(project) -> Iterator[Finding]:
                     continue
                 reported.add((definition.name, call.line))
                 yield _finding(module, call.line, call.col, call.end_line, call.end_col, definition, kind, reach,
-                               f"by `{helper.qualname}`, which writes into its parameter `{parameter}`")
+                               f"by `{helper.qualname}`, which writes into its parameter `{parameter}`", state)
+
+
+def _environ_finding(state, module, function, mutation, reach) -> Finding:
+    return make_finding(
+        "AD101", Severity.WARNING, module, mutation.line, mutation.col,
+        f"`os.environ` is written on a request path ({via(reach)}); the process environment is one per worker, "
+        f"shared by every user of that process and different in the next one",
+        symbol="os.environ", end_line=mutation.end_line, end_col=mutation.end_col,
+        trace=request_trace(state, reach, module, mutation.line, "writes `os.environ`"),
+        fix="Pass per-user settings (model, keys) along with the request or keep them in the user's session, "
+            "not in the process environment.")
 
 
 def _module_container(resolver, module, function, dotted: str, reach):
@@ -109,11 +131,14 @@ def _module_container(resolver, module, function, dotted: str, reach):
     return definition, kind
 
 
-def _finding(module, line, col, end_line, end_col, definition, kind, reach, how) -> Finding:
+def _finding(module, line, col, end_line, end_col, definition, kind, reach, how, state) -> Finding:
     return make_finding(
                 "AD101", Severity.WARNING, module, line, col,
                 f"module-level {kind} `{definition.name}` ({where(definition.module, definition.assign.line)}) "
                 f"is written on a request path ({via(reach)}) {how}; each worker process and "
                 f"replica keeps its own copy",
                 symbol=definition.name, end_line=end_line, end_col=end_col,
+                trace=request_trace(state, reach, module, line, f"writes `{definition.name}` {how}",
+                                    state.flow.step(definition.module, definition.assign.line,
+                                                    f"`{definition.name}` lives in process memory")),
                 fix=f"Move `{definition.name}` out of process memory: {store_fix(reach.entry.framework)}.")

@@ -36,9 +36,9 @@ from __future__ import annotations
 from typing import Iterator
 
 from autogen_doctor.scan.findings import Finding, Severity
+from autogen_doctor.scan.flow.objects import container_kind, is_per_process_name
 from autogen_doctor.scan.registry import rule
-from autogen_doctor.scan.rules._support import (analysis, container_kind, is_per_process_name, make_finding,
-                                                store_fix, via, where)
+from autogen_doctor.scan.rules._support import analysis, make_finding, request_trace, store_fix, via, where
 
 
 def _assigned_on_self(module, class_qualname: str, attribute: str) -> bool:
@@ -90,4 +90,5 @@ def check(project) -> Iterator[Finding]:
                 f"class attribute {kind} `{symbol}` ({where(class_module, assign.line)}) is used as a store on a "
                 f"request path ({via(reach)}); it is one object per process, shared by every instance",
                 symbol=symbol, end_line=mutation.end_line, end_col=mutation.end_col,
+                trace=request_trace(state, reach, module, mutation.line, f"writes `{symbol}`"),
                 fix=f"Do not keep conversation state in `{symbol}`: {store_fix(reach.entry.framework)}.")

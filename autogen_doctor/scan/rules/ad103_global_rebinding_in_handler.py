@@ -5,6 +5,8 @@ Finds a request handler or task (or a helper it calls) that declares `global NAM
 to it, so each request replaces module state (`global history; history = history + [msg]`).
 One-time lazy initialisation (`if _client is None: _client = make_client()`) is not reported.
 
+A global that no other function reads (set and used within one call) is not reported.
+
 ## Why is this bad?
 The rebound name lives in one process. Other workers and replicas keep their own value, so the
 "current" conversation, agent or counter differs from process to process and is lost on restart;
@@ -32,11 +34,36 @@ def chat(req):
 
 from __future__ import annotations
 
+import re
 from typing import Iterator
 
 from autogen_doctor.scan.findings import Finding, Severity
+from autogen_doctor.scan.flow.objects import is_per_process_name
 from autogen_doctor.scan.registry import rule
-from autogen_doctor.scan.rules._support import analysis, is_per_process_name, make_finding, store_fix, via
+from autogen_doctor.scan.rules._support import analysis, make_finding, request_trace, store_fix, via
+
+
+# Globals that hold one configured tool for the process (set up by an init call), not a conversation.
+_TOOL_NAME = re.compile(r"(summari[sz]er|service|provider|loader|factory|llm|embedder|embeddings?|retriever|"
+                        r"executor|settings|config|model_client)$", re.IGNORECASE)
+
+
+def _read_elsewhere(project, module, function, name: str) -> bool:
+    """Is the global read by another function (or the module body)? One only read by the call that
+    set it carries nothing from one request to the next."""
+    for other_module in project.modules.values():
+        if other_module is not module and name not in other_module.imports and \
+                not any(target.endswith("." + name) for target in other_module.imports.values()):
+            continue
+        for other in other_module.functions.values():
+            if other is function:
+                continue
+            if any(name in call.arg_names or call.func.split(".", 1)[0] == name for call in other.calls) or \
+                    any(name in assign.value.names for assign in other.assigns) or \
+                    any(name in value.names for value in other.returns) or \
+                    any(mutation.base.split(".", 1)[0] == name for mutation in other.mutations):
+                return True
+    return False
 
 
 @rule(code="AD103", name="global-rebinding-in-handler", severity=Severity.WARNING,
@@ -46,7 +73,8 @@ def check(project) -> Iterator[Finding]:
     for ref, module, function, reach in state.entry_points.request_functions():
         seen: set[str] = set()
         for write in function.global_writes:
-            if write.lazy_init or write.name in seen or is_per_process_name(write.name):
+            if write.lazy_init or write.name in seen or is_per_process_name(write.name) or \
+                    _TOOL_NAME.search(write.name) or not _read_elsewhere(project, module, function, write.name):
                 continue
             seen.add(write.name)
             yield make_finding(
@@ -54,4 +82,5 @@ def check(project) -> Iterator[Finding]:
                 f"`global {write.name}` is rebound in `{function.qualname}` on a request path ({via(reach)}); "
                 f"its value is per process and shared by every user of that process",
                 symbol=write.name,
+                trace=request_trace(state, reach, module, write.line, f"rebinds global `{write.name}`"),
                 fix=f"Do not keep `{write.name}` in a module global: {store_fix(reach.entry.framework)}.")

@@ -36,8 +36,9 @@ from typing import Iterator
 
 from autogen_doctor.scan.facts import MODULE_BODY
 from autogen_doctor.scan.findings import Finding, Severity
+from autogen_doctor.scan.flow.objects import returns_autogen
 from autogen_doctor.scan.registry import rule
-from autogen_doctor.scan.rules._support import analysis, make_finding, returns_autogen
+from autogen_doctor.scan.rules._support import analysis, make_finding
 
 _CACHING = frozenset({"functools.lru_cache", "functools.cache", "streamlit.cache_resource",
                       "streamlit.experimental_singleton", "cachetools.cached", "async_lru.alru_cache",
@@ -74,7 +75,7 @@ def check(project) -> Iterator[Finding]:
                    "history from a shared store (`await team.load_state(saved)`; save with `await team.save_state()`).")
             yield make_finding(
                 "AD104", Severity.WARNING, module, function.line, function.col,
-                f"`{function.qualname}` is cached with `@{cache_name}` and returns a {category} "
+                f"`{function.qualname}` is cached with `@{cache_name}` and returns {'an' if category[:1] in 'aeiou' else 'a'} {category} "
                 f"(`{class_name}`); the cached object and its conversation state are shared by every caller "
                 f"in the process and differ between processes",
                 symbol=function.qualname, fix=fix)

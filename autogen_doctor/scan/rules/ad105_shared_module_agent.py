@@ -4,7 +4,10 @@
 Finds an AutoGen agent, team, group chat, group chat manager or memory created at module level
 (`assistant = AssistantAgent(...)`, `team = RoundRobinGroupChat(...)`, `memory = ListMemory()`)
 and used by a request handler or task: run, sent messages, given memories, or passed to another
-agent's chat.
+agent's chat. Not reported: classic `generate_reply(messages=[...])` (answers from the messages
+it is given, stores none; except `GPTAssistantAgent`, which posts them to its one thread), a
+classic `initiate_chat` with a partner built for this request (a fresh message list per
+partner), and a Streamlit script's own globals (rebuilt on every rerun).
 
 ## Why is this bad?
 AutoGen objects keep the conversation inside themselves (`chat_messages`, the model context,
@@ -41,8 +44,8 @@ from typing import Iterator
 from autogen_doctor.scan import autogen_api
 from autogen_doctor.scan.findings import Finding, Severity
 from autogen_doctor.scan.registry import rule
-from autogen_doctor.scan.rules._shared_objects import shared_uses
-from autogen_doctor.scan.rules._support import analysis, make_finding, via, where
+from autogen_doctor.scan.flow.shared import keeps_conversation, shared_uses
+from autogen_doctor.scan.rules._support import request_trace, analysis, make_finding, via, where
 
 _CATEGORIES = frozenset({autogen_api.AGENT, autogen_api.TEAM, autogen_api.MEMORY})
 
@@ -52,12 +55,16 @@ _CATEGORIES = frozenset({autogen_api.AGENT, autogen_api.TEAM, autogen_api.MEMORY
 def check(project) -> Iterator[Finding]:
     state = analysis(project)
     for module, function, reach, call, definition, category, class_name in shared_uses(state, _CATEGORIES):
+        if not keeps_conversation(state, module, function, reach, call, definition, class_name):
+            continue
         yield make_finding(
             "AD105", Severity.WARNING, module, call.line, call.col,
             f"module-level {category} `{definition.name}` (`{class_name}`, {where(definition.module, definition.assign.line)}) "
             f"is used on a request path ({via(reach)}); every session shares its conversation state and each "
             f"process has its own copy",
             symbol=definition.name, end_line=call.end_line, end_col=call.end_col,
+            trace=request_trace(state, reach, module, call.line, f"uses `{definition.name}`",
+                                state.flow.step(definition.module, definition.assign.line, f"`{definition.name}` is built once per process")),
             fix=(f"Build `{definition.name}` per request (or per session) and restore its history from a shared "
                  f"store: AgentChat `await agent.load_state(saved)` / `await agent.save_state()`; classic AutoGen: "
                  f"pass stored messages back (`chat_messages=`, `GroupChat(messages=history)`, or "

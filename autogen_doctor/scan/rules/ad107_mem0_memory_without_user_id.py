@@ -24,8 +24,9 @@ from __future__ import annotations
 from typing import Iterator
 
 from autogen_doctor.scan.findings import Finding, Severity
+from autogen_doctor.scan.flow.objects import autogen_category
 from autogen_doctor.scan.registry import rule
-from autogen_doctor.scan.rules._support import analysis, autogen_category, make_finding
+from autogen_doctor.scan.rules._support import analysis, make_finding
 
 
 @rule(code="AD107", name="mem0-memory-without-user-id", severity=Severity.WARNING,

@@ -3,7 +3,11 @@
 ## What it does
 Finds a request handler or task (or a helper it calls) that builds an AutoGen agent, team,
 group chat or group chat manager (classic `autogen`/`ag2` or `autogen_agentchat`) and runs it
-without any earlier messages reaching it. History counts as restored when it reaches the agent:
+without any earlier messages reaching it. The agent may be built right there, by a factory
+(also one returning a `(user_proxy, manager)` pair), or by a project wrapper class whose methods
+build agents on `self` (`GroupChat(messages=[])` in `__init__`) and run them (`workflow.run(msg)`).
+A client-sent history counts only when it is passed whole: `messages[-1]` is the newest message
+alone, and drops the rest. History counts as restored when it reaches the agent:
 `await agent.load_state(saved)`, earlier messages passed as the task or as `messages=`,
 `GroupChat(messages=history)`, a model context built with `initial_messages`, a memory,
 `chat_messages=`, replay with `send(..., request_reply=False)`, `resume(messages=...)` or
@@ -42,10 +46,11 @@ from __future__ import annotations
 
 from typing import Iterator
 
+from autogen_doctor.scan import autogen_api
 from autogen_doctor.scan.findings import Finding, Severity
 from autogen_doctor.scan.registry import rule
-from autogen_doctor.scan.rules import _agent_flow
-from autogen_doctor.scan.rules._support import analysis, make_finding, via
+from autogen_doctor.scan.flow import agents as _agent_flow
+from autogen_doctor.scan.rules._support import request_trace, analysis, make_finding, via
 
 
 def fix_for(var: str, classic: bool) -> str:
@@ -72,9 +77,25 @@ def check(project) -> Iterator[Finding]:
         built = [item for item in flow.built if item.how != "component"]
         if not built:
             continue  # AD202 covers teams rebuilt from component config
-        first = built[0]
+        # Point at the team when there is one: that is what runs the conversation.
+        first = next((item for item in built if item.how == "constructor" and
+                      autogen_api.category(resolver.canonical(module, function, item.value.dotted)) == autogen_api.TEAM),
+                     built[0])
         classic = any(resolver.canonical(module, function, item.value.dotted).split(".", 1)[0] in ("autogen", "ag2")
                       for item in built)
+        inner_steps = []
+        if first.wrapper is not None:
+            wrapper = first.wrapper
+            classic = classic or any(
+                resolver.canonical(wrapper.module, method, assign.value.dotted).split(".", 1)[0] in ("autogen", "ag2")
+                for method, assign in wrapper.builds)
+            method, assign = wrapper.builds[-1]
+            inner_steps.append(state.flow.step(wrapper.module, assign.line,
+                                               f"`{wrapper.klass.name}` builds `{assign.targets[0]}` with no history"))
+        elif first.factory is not None:
+            factory_module, factory = first.factory
+            inner_steps.append(state.flow.step(factory_module, factory.line,
+                                               f"`{factory.qualname}` builds it with no history"))
         run = flow.runs[0]
         detail = ""
         if flow.loaded_history is not None:
@@ -84,4 +105,6 @@ def check(project) -> Iterator[Finding]:
             "AD201", Severity.WARNING, module, first.line, first.col,
             f"`{first.var}` (`{first.class_name}`) is built on a request path ({via(reach)}) and run at line "
             f"{run.line} with no earlier history restored into it{detail}",
-            symbol=first.var, fix=fix_for(first.var, classic))
+            symbol=first.var, fix=fix_for(first.var, classic),
+            trace=request_trace(state, reach, module, first.line, f"builds `{first.var}`", *inner_steps,
+                                state.flow.step(module, run.line, "runs it with no history restored")))

@@ -37,8 +37,8 @@ from typing import Iterator
 
 from autogen_doctor.scan.findings import Finding, Severity
 from autogen_doctor.scan.registry import rule
-from autogen_doctor.scan.rules import _agent_flow
-from autogen_doctor.scan.rules._support import analysis, make_finding, via
+from autogen_doctor.scan.flow import agents as _agent_flow
+from autogen_doctor.scan.rules._support import request_trace, analysis, make_finding, via
 
 
 @rule(code="AD202", name="component-rebuilt-without-state", severity=Severity.WARNING,
@@ -58,6 +58,7 @@ def check(project) -> Iterator[Finding]:
                 f"`{built.var}` is rebuilt from component config (`{built.value.dotted}`) on a request path "
                 f"({via(reach)}) and run without `load_state`; component config carries no conversation history",
                 symbol=built.var,
+                trace=request_trace(state, reach, module, built.line, f"rebuilds `{built.var}` from component config"),
                 fix=(f"After `load_component`, restore the session: `await {built.var}.load_state(saved_state)` "
                      f"(saved with `await {built.var}.save_state()` in Redis or a database keyed by session id)."))
             break

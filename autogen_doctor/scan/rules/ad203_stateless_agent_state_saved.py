@@ -27,8 +27,9 @@ from typing import Iterator
 
 from autogen_doctor.scan import autogen_api
 from autogen_doctor.scan.findings import Finding, Severity
+from autogen_doctor.scan.flow.objects import autogen_category
 from autogen_doctor.scan.registry import rule
-from autogen_doctor.scan.rules._support import analysis, autogen_category, make_finding
+from autogen_doctor.scan.rules._support import analysis, make_finding
 
 
 @rule(code="AD203", name="stateless-agent-state-saved", severity=Severity.WARNING,

@@ -30,8 +30,9 @@ from typing import Iterator
 
 from autogen_doctor.scan import autogen_api
 from autogen_doctor.scan.findings import Finding, Severity
+from autogen_doctor.scan.flow.objects import expr_autogen
 from autogen_doctor.scan.registry import rule
-from autogen_doctor.scan.rules._support import analysis, expr_autogen, make_finding
+from autogen_doctor.scan.rules._support import analysis, make_finding
 
 
 def _uses_agentchat(module) -> bool:

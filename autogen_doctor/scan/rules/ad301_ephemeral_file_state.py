@@ -2,12 +2,12 @@
 
 ## What it does
 Finds request handlers and tasks (and helpers they call) that write files under `/tmp`,
-`tempfile.gettempdir()`/`mkdtemp()`, or a path relative to the working directory:
+`tempfile.gettempdir()`, or a path relative to the working directory:
 `open(path, "w"/"a")`, `Path.write_text`/`write_bytes`, `Path.open("w")`, `DataFrame.to_csv`/
 `to_json`. Paths are followed through local variables and module constants
 (`HISTORY_DIR = "/tmp/chats"`). Caches and downloaded models (paths mentioning `cache`,
 `models`, `huggingface`) are not reported, nor are auto-named temporary files
-(`NamedTemporaryFile`, `mkstemp`) used for one request.
+(`NamedTemporaryFile`, `mkstemp`, a fresh `mkdtemp()` folder) used for one request.
 
 ## Why is this bad?
 `/tmp` and the working directory are the container's own disk: every replica has a different
@@ -37,8 +37,8 @@ from typing import Iterator
 
 from autogen_doctor.scan.findings import Finding, Severity
 from autogen_doctor.scan.registry import rule
-from autogen_doctor.scan.rules._paths import classify, describe
-from autogen_doctor.scan.rules._support import analysis, make_finding, via
+from autogen_doctor.scan.flow.paths import classify, describe
+from autogen_doctor.scan.rules._support import request_trace, analysis, make_finding, via
 
 _OPEN_CALLS = frozenset({"builtins.open", "io.open", "codecs.open", "aiofiles.open", "anyio.open_file"})
 _DATAFRAME_WRITES = frozenset({"to_csv", "to_json", "to_parquet", "to_pickle"})
@@ -74,7 +74,7 @@ def check(project) -> Iterator[Finding]:
                 path = call.args[0]
             if path is None:
                 continue
-            found = classify(resolver, module, function, path)
+            found = classify(resolver, module, function, path, arguments=state.flow.argument_values)
             if found is None:
                 continue
             yield make_finding(
@@ -82,6 +82,7 @@ def check(project) -> Iterator[Finding]:
                 f"`{call.func}` writes to {describe(found)} on a request path ({via(reach)}); other replicas "
                 f"cannot see it and a restart loses it",
                 symbol=call.func, end_line=call.end_line, end_col=call.end_col,
+                trace=request_trace(state, reach, module, call.line, f"writes with `{call.func}`"),
                 fix=("Store the session's data in a shared service (Redis, a database, object storage) keyed by "
                      "session id; if it must be a file, use a volume every replica mounts (not `/tmp`, not "
                      "`emptyDir`)."))

@@ -32,7 +32,7 @@ from typing import Iterator
 
 from autogen_doctor.scan.findings import Finding, Severity
 from autogen_doctor.scan.registry import rule
-from autogen_doctor.scan.rules._paths import RELATIVE, classify, classify_string, describe
+from autogen_doctor.scan.flow.paths import RELATIVE, classify, classify_string, describe
 from autogen_doctor.scan.rules._support import analysis, make_finding
 
 _SQLITE = frozenset({"sqlite3.connect", "aiosqlite.connect", "sqlite3.dbapi2.connect"})

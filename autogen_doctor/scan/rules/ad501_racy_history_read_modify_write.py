@@ -40,6 +40,7 @@ from typing import Iterator
 
 from autogen_doctor.scan.facts import Call, Function
 from autogen_doctor.scan.findings import Finding, Severity
+from autogen_doctor.scan.flow.stores import DB, FILE, READ, WRITE, is_state_like
 from autogen_doctor.scan.registry import rule
 from autogen_doctor.scan.rules._support import analysis, make_finding, via
 
@@ -49,7 +50,7 @@ _FILE_READS = ("json.load", "pickle.load", "yaml.safe_load", "yaml.load", "tomll
 _FILE_READ_METHODS = ("read_text", "read_bytes", "read")
 _FILE_WRITES = ("json.dump", "pickle.dump", "yaml.dump", "yaml.safe_dump")
 _FILE_WRITE_METHODS = ("write_text", "write_bytes", "write")
-_LOCK_METHODS = frozenset({"lock", "acquire", "watch", "multi", "flock", "lockf", "transaction"})
+_LOCK_METHODS = frozenset({"lock", "acquire", "watch", "multi", "flock", "lockf", "transaction", "with_for_update"})
 
 
 def _derived(function: Function, start: str, after_line: int) -> set[str]:
@@ -130,27 +131,110 @@ def _is_write(call: Call, kind: tuple[str, str], receiver: str) -> bool:
 def check(project) -> Iterator[Finding]:
     state = analysis(project)
     for ref, module, function, reach in state.entry_points.request_functions():
-        reported = False
-        for var, kind, receiver, line in _reads(function):
-            if reported:
-                break
+        reported: set[str] = set()
+        reads = [(var, kind, receiver, line, None) for var, kind, receiver, line in _reads(function)]
+        reads += list(_helper_reads(state, module, function))
+        reads.sort(key=lambda item: item[3])
+        for var, kind, receiver, line, helper in reads:
+            if var in reported:
+                continue
             derived = _derived(function, var, line)
             for call in function.calls:
-                if call.line <= line or not _is_write(call, kind, receiver):
+                if call.line <= line:
                     continue
+                written_by = None
+                if helper is None:
+                    if not _is_write(call, kind, receiver):
+                        continue
+                else:
+                    written_by = _helper_write(state, module, function, call, helper)
+                    if written_by is None:
+                        continue
                 if not (call.arg_names & derived):
                     continue
-                if _protected(function, call):
+                if _protected(function, call) or (helper is not None and _protected(helper[0][1], call)):
                     break
-                store = {"kv": f"`{receiver}`", "file": "a file", "sql": "the database"}[kind[0]]
+                if helper is None:
+                    store = {"kv": f"`{receiver}`", "file": "a file", "sql": "the database"}[kind[0]]
+                else:
+                    where_from = {"file": "a file", "db": "the database"}.get(kind[0], "the store")
+                    store = f"{where_from} by `{helper[0][1].qualname}()`"
+                steps = [state.flow.step(module, line, f"reads `{var}`")]
+                if helper is not None:
+                    (helper_module, helper_function), operation = helper
+                    steps.append(state.flow.step(helper_module, operation.call.line,
+                                                 f"`{helper_function.qualname}` reads it with `{operation.call.func}`"))
+                steps.append(state.flow.step(module, call.line, f"writes it back with `{call.func}`"))
+                if written_by is not None and written_by[0] is not None:
+                    steps.append(written_by[0])
                 yield make_finding(
                     "AD501", Severity.WARNING, module, call.line, call.col,
                     f"`{var}` is read from {store} (line {line}), changed in Python and written back by "
                     f"`{call.func}` with no lock, transaction or version check ({via(reach)}); concurrent turns "
                     f"of one session overwrite each other",
                     symbol=var, end_line=call.end_line, end_col=call.end_col,
+                    trace=state.flow.request_trace(reach, *steps),
                     fix=("Append atomically instead (Redis `RPUSH` + `LRANGE`, or SQL `INSERT` one row per message), "
                          "or guard the read-modify-write: `async with redis.lock(f\"lock:{key}\", timeout=10):`, "
                          "a WATCH/MULTI transaction, or `SELECT ... FOR UPDATE`."))
-                reported = True
+                reported.add(var)
                 break
+
+
+def _helper_reads(state, module, function: Function):
+    """(var, kind, '', line, ((helper module, helper), read op)) for `var = load_history(sid)` where
+    the helper reads a file or a Redis-like store and returns what it read."""
+    resolver = state.resolver
+    for assign in function.assigns:
+        if len(assign.targets) != 1 or not assign.targets[0].isidentifier() or assign.value.kind != "call":
+            continue
+        target = resolver.call_target(module, function, assign.value.dotted)
+        if target is None:
+            continue
+        helper_module, helper = resolver.function(target)
+        if not helper.returns:
+            continue
+        for read_module, operation in state.flow.stores.reaching(helper_module, helper):
+            if operation.op != READ:
+                continue
+            if operation.kind == DB and not is_state_like(assign.targets[0], helper.qualname,
+                                                          *(call.func for call in function.calls)):
+                continue  # a row read and saved is only history when something says so
+            yield (assign.targets[0], (operation.kind, "helper"), "", assign.line,
+                   ((read_module, helper), operation))
+
+
+def _helper_write(state, module, function: Function, call: Call, helper):
+    """(step or None,) when `call` writes back to the store the helper read from: a write on the
+    same kind of store here (to the same place when both are known), or a saving helper."""
+    (helper_module, _), read = helper
+    stores = state.flow.stores
+    operations = stores.operations(module, function)
+    if read.kind == FILE and (call.func in _FILE_WRITES or call.method in _FILE_WRITE_METHODS):
+        opened = [operation for operation in operations if operation.op == WRITE and operation.kind == FILE
+                  and operation.call.line <= call.line
+                  and (operation.target is None or operation.target == call.receiver
+                       or operation.call is call or call.receiver == "")]
+        if not opened:
+            return None
+        if _different_places(read.key, opened[-1].key):
+            return None
+        return (None,)
+    for operation in operations:
+        if operation.call is call and operation.op == WRITE and operation.kind == read.kind:
+            return None if _different_places(read.key, operation.key) else (None,)
+    target = state.resolver.call_target(module, function, call.func)
+    if target is None:
+        return None
+    saver_module, saver = state.resolver.function(target)
+    for write_module, operation in stores.reaching(saver_module, saver, 1):
+        if operation.op == WRITE and operation.kind == read.kind:
+            if read.kind == DB and not is_state_like(saver.qualname, *call.arg_names):
+                continue
+            return (state.flow.step(write_module, operation.call.line,
+                                    f"`{saver.qualname}` writes it with `{operation.call.func}`"),)
+    return None
+
+
+def _different_places(read_key, write_key) -> bool:
+    return read_key.constant is not None and write_key.constant is not None and read_key.constant != write_key.constant

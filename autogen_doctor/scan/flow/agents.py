@@ -10,15 +10,18 @@ import re
 from dataclasses import dataclass, field
 
 from autogen_doctor.scan import autogen_api
-from autogen_doctor.scan.facts import Call, Expr, Function, ModuleFacts
+from autogen_doctor.scan.facts import Assign, Call, ClassInfo, Expr, Function, ModuleFacts
 from autogen_doctor.scan.resolve import Resolver
-from autogen_doctor.scan.rules._support import autogen_category, returns_autogen
+from autogen_doctor.scan.flow.objects import (autogen_category, expr_autogen, is_cached_factory, returns_autogen,
+                                              returns_autogen_tuple)
 
 HISTORY_NAME = re.compile(
     r"(hist|messages|msgs|conversation|convo|transcript|previous|prior|past|turns|dialog|chat_log|"
     r"thread|saved|stored|state|memories|context)", re.IGNORECASE)
 _STORE_READ = re.compile(r"(^|_)(get|hget|hgetall|lrange|load|loads|fetch\w*|read\w*|find\w*|query|select|"
-                         r"retrieve|restore|json|all|first|one|scalars?)$", re.IGNORECASE)
+                         r"retrieve|restore|json|all|first|one|scalars?)$"
+                         r"|^a?(load|get|fetch|read|retrieve|restore)_\w*(hist|messages|conversation|chat|state|memory)",
+                         re.IGNORECASE)
 _NOT_A_RESTORE = frozenset({"print", "Console", "len", "str", "repr", "logging", "logger", "log", "info",
                             "debug", "warning", "error", "exception", "append", "gather", "create_task",
                             "ensure_future", "run_until_complete", "to_thread", "wait_for", "jsonable_encoder"})
@@ -36,6 +39,16 @@ class Built:
     how: str  # "constructor", "component", "factory"
     value: Expr
     factory: tuple[ModuleFacts, Function] | None = None
+    # A project class that builds agents on `self` and runs them in its methods (how="wrapper").
+    wrapper: "Wrapper | None" = None
+
+
+@dataclass
+class Wrapper:
+    module: ModuleFacts
+    klass: ClassInfo
+    builds: list[tuple[Function, "Assign"]]  # (method, `self.x = Agent(...)`)
+    running_methods: set[str]  # method names that (through self calls) run a built agent
 
 
 @dataclass
@@ -54,6 +67,10 @@ def carries_history(function: Function, value: Expr | None, depth: int = 0) -> b
         return True
     if value.kind == "str" or value.kind == "const":
         return False
+    if value.kind == "subscript" and value.text != "slice":
+        # One element: `req["messages"]` is the history, `messages[-1]` is only the newest message.
+        key = value.args[1] if len(value.args) > 1 else None
+        return key is not None and key.kind == "str" and bool(HISTORY_NAME.search(key.text or ""))
     texts = [value.dotted] if value.dotted else []
     texts.extend(value.names)
     for text in texts:
@@ -74,6 +91,18 @@ def carries_history(function: Function, value: Expr | None, depth: int = 0) -> b
     return False
 
 
+def _opening_carries_history(function: Function, value: Expr | None) -> bool:
+    """The opening message is built from earlier messages (`"\\n".join(history) + msg`, an f-string
+    over the loaded history), not just the new one."""
+    if value is None:
+        return False
+    candidates = [value]
+    if value.kind == "name":
+        candidates = [assign.value for assign in function.assigns if value.dotted in assign.targets]
+    return any(candidate.kind in ("comp", "binop", "fstr", "call") and carries_history(function, candidate)
+               for candidate in candidates)
+
+
 def _restore_in(function: Function, built_vars: set[str], runner_calls: set[int]) -> str | None:
     for call in function.calls:
         method = call.method
@@ -90,8 +119,7 @@ def _restore_in(function: Function, built_vars: set[str], runner_calls: set[int]
         if method in ("run", "run_stream", "on_messages", "on_messages_stream", "a_run") and \
                 carries_history(function, call.arg(0, "task") if method.startswith(("run", "a_run")) else call.arg(0, "messages")):
             return f"{method} with earlier messages"
-        if method in ("initiate_chat", "a_initiate_chat") and carries_history(function, call.kwarg("message")) \
-                and call.kwarg("message") is not None and call.kwarg("message").kind in ("comp", "binop"):
+        if method in ("initiate_chat", "a_initiate_chat") and _opening_carries_history(function, call.arg(1, "message")):
             return "initiate_chat with earlier messages"
         if id(call) in runner_calls:
             continue
@@ -136,6 +164,16 @@ def _ctor_restores(resolver: Resolver, module: ModuleFacts, function: Function, 
 def analyse(resolver: Resolver, module: ModuleFacts, function: Function) -> Flow:
     flow = Flow()
     for assign in function.assigns:
+        if len(assign.targets) > 1 and assign.how == "assign" and assign.value.kind == "call":
+            # `user_proxy, manager = build_pair()`: a factory returning a tuple of agents
+            target = resolver.call_target(module, function, assign.value.dotted)
+            if target is not None:
+                factory_module, factory = resolver.function(target)
+                for var, found in zip(assign.targets, returns_autogen_tuple(resolver, factory_module, factory)):
+                    if found is not None and found[0] in _AGENT_CATEGORIES and var.isidentifier():
+                        flow.built.append(Built(var, assign.line, assign.col, found[1], "factory", assign.value,
+                                                (factory_module, factory)))
+            continue
         if len(assign.targets) != 1 or assign.how not in ("assign", "annotated") or assign.value.kind != "call":
             continue
         var = assign.targets[0]
@@ -154,11 +192,17 @@ def analyse(resolver: Resolver, module: ModuleFacts, function: Function) -> Flow
         target = resolver.call_target(module, function, value.dotted)
         if target is not None:
             factory_module, factory = resolver.function(target)
+            if is_cached_factory(resolver, factory_module, factory):
+                continue  # the same object every call: AD104/AD602, not a fresh agent
             returned = returns_autogen(resolver, factory_module, factory)
             if returned is not None and returned[0] in _AGENT_CATEGORIES:
                 flow.built.append(Built(var, assign.line, assign.col, returned[1], "factory", value,
                                         (factory_module, factory)))
                 continue
+        wrapper = wrapper_of(resolver, module, function, value.dotted)
+        if wrapper is not None:
+            flow.built.append(Built(var, assign.line, assign.col, wrapper.klass.name, "wrapper", value, None, wrapper))
+            continue
         if HISTORY_NAME.search(var) and _STORE_READ.search(value.dotted.rsplit(".", 1)[-1] or ""):
             flow.loaded_history = flow.loaded_history or (var, assign.line)
     # An object kept for later (`sessions[sid] = agent`, `agent = sessions.get(sid)` first) is
@@ -168,7 +212,7 @@ def analyse(resolver: Resolver, module: ModuleFacts, function: Function) -> Flow
         names = assign.value.names
         if assign.value.kind == "name" and any("[" in t or "." in t for t in assign.targets):
             kept.update(names)
-        if len(assign.targets) == 1 and assign.value.kind != "call" or (
+        if len(assign.targets) == 1 and assign.value.kind not in ("call", "const") or (
                 assign.value.kind == "call" and not any(b.line == assign.line for b in flow.built)):
             kept.update(t for t in assign.targets if any(b.var == t for b in flow.built))
     for call in function.calls:
@@ -180,7 +224,21 @@ def analyse(resolver: Resolver, module: ModuleFacts, function: Function) -> Flow
         return flow
     built_vars = {built.var for built in flow.built}
     runner_calls: set[int] = set()
-    for call in function.calls:
+    wrappers = {built.var: built.wrapper for built in flow.built if built.wrapper is not None}
+    # Calls of nested functions too: a streaming generator defined in the handler runs what the
+    # handler built (`async def stream(): async for e in workflow.run_stream(...)`).
+    nested_calls = [call for name in function.nested for call in (module.functions[name].calls if name in module.functions else ())
+                    if not module.functions[name].is_local(call.func.split(".", 1)[0])]
+    for call in [*function.calls, *nested_calls]:
+        if wrappers:
+            # `workflow.run(message)`, or `Thread(target=workflow.run, ...)`
+            texts = [call.func] + [argument.dotted for argument in (*call.args, *(v for _, v in call.kwargs))
+                                   if argument.kind == "attr"]
+            if any(text.count(".") == 1 and text.split(".", 1)[0] in wrappers
+                   and text.split(".", 1)[1] in wrappers[text.split(".", 1)[0]].running_methods for text in texts):
+                flow.runs.append(call)
+                runner_calls.add(id(call))
+                continue
         receiver_is_built = call.receiver in built_vars
         passes_built = any(argument.kind == "name" and argument.dotted in built_vars
                            for argument in (*call.args, *(v for _, v in call.kwargs)))
@@ -192,9 +250,22 @@ def analyse(resolver: Resolver, module: ModuleFacts, function: Function) -> Flow
             runner_calls.add(id(call))
     if not flow.runs:
         return flow
+    if all(run.in_loop for run in flow.runs):
+        # Built once, then run for every message of a receive loop (one websocket connection):
+        # the object itself carries the conversation from turn to turn.
+        outside = [built for built in flow.built if not any(
+            call.line == built.line and call.in_loop for call in function.calls if call.func == built.value.dotted)]
+        if outside and len(outside) == len(flow.built):
+            flow.restored = "kept across the turns of one connection"
+            return flow
     flow.restored = _restore_in(function, built_vars, runner_calls)
     if flow.restored is None:
         for built in flow.built:
+            if built.wrapper is not None:
+                flow.restored = _wrapper_restores(resolver, function, built)
+                if flow.restored is not None:
+                    break
+                continue
             flow.restored = _ctor_restores(resolver, module, function, built)
             if flow.restored is None and built.factory is not None:
                 factory_module, factory = built.factory
@@ -226,3 +297,74 @@ def analyse_builds_only(resolver: Resolver, module: ModuleFacts, function: Funct
             if category is not None and category[0] in _AGENT_CATEGORIES:
                 found.append(Built("", 0, 0, category[1], "constructor", value))
     return found
+
+
+def wrapper_of(resolver: Resolver, module: ModuleFacts, function: Function, text: str) -> Wrapper | None:
+    """The project class `text` constructs, when it builds AutoGen agents/teams on `self` and runs
+    them in a method (`AutogenWorkflow()` whose `__init__` builds a GroupChat and `run()` chats)."""
+    if not text or "(" in text or "[" in text:
+        return None
+    definition = resolver.definition(resolver.canonical(module, function, text), module)
+    if definition is None or definition.klass is None or definition.rest:
+        return None
+    if autogen_category(resolver, module, function, text) is not None:
+        return None  # an AutoGen subclass is an agent itself
+    class_module, klass = definition.module, definition.klass
+    builds: list[tuple[Function, Assign]] = []
+    for method in klass.methods:
+        method_function = class_module.functions.get(method)
+        if method_function is None:
+            continue
+        for assign in method_function.assigns:
+            if len(assign.targets) == 1 and assign.targets[0].startswith("self.") and assign.value.kind == "call":
+                found = expr_autogen(resolver, class_module, method_function, assign.value)
+                # a runtime made here registers fresh agents on it: as fresh as building them
+                if found is not None and (found[0] in _AGENT_CATEGORIES or found[0] == autogen_api.RUNTIME):
+                    builds.append((method_function, assign))
+    if not builds:
+        return None
+    running: set[str] = set()
+    direct = set()
+    for method in klass.methods:
+        method_function = class_module.functions.get(method)
+        if method_function is None:
+            continue
+        if any(call.method in autogen_api.RUN_METHODS and call.receiver.startswith("self.") for call in method_function.calls):
+            direct.add(method_function.name)
+    running |= direct
+    for _ in range(3):  # methods that call a running method on self
+        for method in klass.methods:
+            method_function = class_module.functions.get(method)
+            if method_function is not None and any(
+                    call.func.startswith("self.") and call.method in running for call in method_function.calls):
+                running.add(method_function.name)
+    if not running:
+        return None
+    return Wrapper(class_module, klass, builds, running)
+
+
+def _wrapper_restores(resolver: Resolver, function: Function, built: Built) -> str | None:
+    wrapper = built.wrapper
+    for method in wrapper.klass.methods:
+        method_function = wrapper.module.functions.get(method)
+        if method_function is None:
+            continue
+        found = _restore_in(method_function, set(), set())
+        if found is not None and not found.startswith("passed to"):
+            return found
+    for method_function, assign in wrapper.builds:
+        inner = Built(assign.targets[0], assign.line, assign.col, "", "constructor", assign.value)
+        found = _ctor_restores(resolver, wrapper.module, method_function, inner)
+        # History from the wrapper's own parameters (`GroupChat(messages=history or [])`) counts
+        # only when the caller passes it: checked below.
+        from_params = set(method_function.params) & assign.value.names - {"self"}
+        if found is not None and not from_params:
+            return found
+    if any(carries_history(function, argument) for argument in built.value.args) or \
+            any(carries_history(function, value) for _, value in built.value.kwargs):
+        return "history passed to the wrapper"
+    for call in function.calls:  # history handed to the running method
+        if call.receiver == built.var and (any(carries_history(function, argument) for argument in call.args)
+                                           or any(carries_history(function, value) for _, value in call.kwargs)):
+            return f"history passed to {call.func}()"
+    return None

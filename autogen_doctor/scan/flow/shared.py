@@ -1,0 +1,86 @@
+"""Module-level AutoGen objects used on a request path (AD105, AD106, AD602)."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from autogen_doctor.scan.autogen_api import RUN_METHODS
+from autogen_doctor.scan.flow.objects import autogen_category
+
+
+def shared_uses(state, categories: frozenset[str]) -> Iterator[tuple]:
+    """(module, function, reach, call, definition, category, class name), once per function and object."""
+    resolver = state.resolver
+    for ref, module, function, reach in state.entry_points.request_functions():
+        seen: set[tuple[str, str]] = set()
+        for call in function.calls:
+            texts = []
+            if call.receiver:
+                texts.append(call.receiver)
+            texts.extend(argument.dotted for argument in (*call.args, *(v for _, v in call.kwargs))
+                         if argument.kind in ("name", "attr"))
+            for text in texts:
+                if "(" in text or "[" in text or function.is_local(text.split(".", 1)[0]):
+                    continue
+                found = resolver.module_value(module, function, text)
+                if found is None:
+                    continue
+                definition, value = found
+                if value.kind != "call":
+                    continue
+                category = autogen_category(resolver, definition.module, None, value.dotted)
+                if category is None or category[0] not in categories:
+                    continue
+                marker = (definition.module.name, definition.name)
+                if marker in seen:
+                    continue
+                seen.add(marker)
+                yield module, function, reach, call, definition, category[0], category[1]
+
+
+def keeps_conversation(state, module, function, reach, call, definition, class_name: str) -> bool:
+    """Does this use of a module-level agent/team put the caller's turn into the object's own,
+    shared history? Not when a Streamlit script rebuilds its own globals on every rerun, not for a
+    classic `generate_reply(messages=[...])` (answers from the given messages, stores none; an
+    OpenAI-Assistant agent is the exception: it posts them to its one thread), and not for a
+    classic `initiate_chat` with a recipient built for this request (classic agents keep one
+    message list per partner, so a fresh partner means a fresh thread; the same for a classic
+    GroupChat built for this request around them)."""
+    from autogen_doctor.scan.entrypoints import STREAMLIT
+
+    if reach.entry.framework == STREAMLIT and definition.module is module:
+        return False
+    if call.receiver and call.method not in RUN_METHODS and _project_method_without_run(state, definition, call.method):
+        return False  # `spokesman.set_response(r)`: the project's own setter, no conversation turn
+    if call.method in ("generate_reply", "a_generate_reply") and call.receiver and \
+            (call.kwarg("messages") is not None or call.args) and class_name != "GPTAssistantAgent":
+        return False
+    if call.method[:1].isupper():
+        # A classic GroupChat built for this request around module agents: their message lists are
+        # kept per partner (the new manager), so nothing is shared through them.
+        found = autogen_category(state.resolver, module, function, call.func)
+        if found is not None and found[0] == "team" and \
+                state.resolver.canonical(module, function, call.func).split(".", 1)[0] in ("autogen", "ag2", "pyautogen"):
+            return False
+    if call.method in ("initiate_chat", "a_initiate_chat", "initiate_chats", "a_initiate_chats"):
+        partner = call.arg(0, "recipient")
+        if partner is not None and partner.kind == "name" and function.is_local(partner.dotted):
+            return False
+        if call.receiver and "." not in call.receiver and function.is_local(call.receiver):
+            return False  # a per-request initiator: the shared agent keeps this thread under it
+    return True
+
+
+def _project_method_without_run(state, definition, method: str) -> bool:
+    """`method` is defined by the project's own subclass and runs no chat itself."""
+    value = definition.assign.value if definition.assign is not None else None
+    if value is None or value.kind != "call":
+        return False
+    klass = state.resolver.definition(state.resolver.canonical(definition.module, None, value.dotted), definition.module)
+    if klass is None or klass.klass is None:
+        return False
+    target = state.resolver.method(klass.module, klass.klass.qualname, method)
+    if target is None:
+        return False
+    _, function = state.resolver.function(target)
+    return not any(call.method in RUN_METHODS for call in function.calls)
