@@ -29,6 +29,18 @@ _RANK = {Severity.INFO: 0, Severity.WARNING: 1, Severity.ERROR: 2}
 
 
 @dataclass(frozen=True, slots=True)
+class Step:
+    """One line of a finding's witness (its trace): where, and what happens there."""
+
+    path: str
+    line: int
+    note: str
+
+    def to_json(self) -> dict:
+        return {"path": self.path, "line": self.line, "note": self.note}
+
+
+@dataclass(frozen=True, slots=True)
 class Finding:
     """One problem at one place. `path` is the display path (as ruff writes it).
 

@@ -61,7 +61,8 @@ def test_text_report_has_one_line_per_finding_and_error(hostile_project):
     report = json.loads(completed.stdout)
     text = scan(hostile_project, "--no-cache", "--format", "text", "--quiet").stdout
     hints = sum(1 for finding in report["findings"] if finding["fix"])
-    assert len(text.splitlines()) == len(report["findings"]) + hints + len(report["errors"])
+    trace_steps = sum(len(finding.get("trace", [])) for finding in report["findings"])
+    assert len(text.splitlines()) == len(report["findings"]) + hints + trace_steps + len(report["errors"])
 
 
 def test_error_lines_escape_names_from_the_checkout(tmp_path):

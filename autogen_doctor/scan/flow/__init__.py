@@ -13,25 +13,12 @@ Rules ask it short questions; they do not walk facts for meaning themselves.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from autogen_doctor.scan.entrypoints import EntryPoints, Reach
 from autogen_doctor.scan.facts import ModuleFacts
+from autogen_doctor.scan.findings import Step  # a finding's witness; defined with findings so caches hold it
 from autogen_doctor.scan.flow.objects import Instance, Objects
 from autogen_doctor.scan.flow.stores import Stores
 from autogen_doctor.scan.resolve import Resolver
-
-
-@dataclass(frozen=True, slots=True)
-class Step:
-    """One line of a finding's witness: where, and what happens there."""
-
-    path: str
-    line: int
-    note: str
-
-    def to_json(self) -> dict:
-        return {"path": self.path, "line": self.line, "note": self.note}
 
 
 def display(module: ModuleFacts) -> str:
