@@ -8,6 +8,9 @@ The corpus (`benchmarks/accuracy/corpus.toml`) lists public repositories by name
 the folder of each service to scan, and what a careful reader found there: *labels* (a state-loss
 problem: path, line, family, one-line reason) and *clean places* (code that looks suspicious but
 is fine). The repositories' code is never copied into this tree; the user fetches them.
+Services marked `holdout = true` were labelled after the analysis had been tuned on the others
+and before any scan was run on them: `--holdout-only` measures them alone, `--no-holdout` leaves
+them out, and the table and JSON (`summary.sets`) always add them up apart from the rest.
 
 Where the repositories come from (first that applies):
   * `--checkouts DIR`: `DIR/<owner>__<name>/` is a checkout; it is scanned in place and its
@@ -204,6 +207,8 @@ class Service:
     cleans: list[Clean]
     note: str = ""
     exclude: tuple[str, ...] = ()
+    # Held out: labelled after the analysis was tuned on the other services, never tuned on.
+    holdout: bool = False
 
     @property
     def key(self) -> str:
@@ -230,9 +235,13 @@ def load_corpus(path: Path) -> tuple[list[Service], dict[str, str]]:
         cleans = [Clean(path=item["path"], line=int(item["line"]), reason=item["reason"],
                         tolerance=int(item.get("tolerance", DEFAULT_TOLERANCE)))
                   for item in entry.get("clean", [])]
+        holdout = entry.get("holdout", False)
+        if not isinstance(holdout, bool):
+            raise ValueError(f"{entry['repo']}: `holdout` is true or false, got {holdout!r}")
         services.append(Service(repo=entry["repo"], commit=entry["commit"],
                                 subdir=entry.get("subdir", "."), labels=labels, cleans=cleans,
-                                note=entry.get("note", ""), exclude=tuple(entry.get("exclude", []))))
+                                note=entry.get("note", ""), exclude=tuple(entry.get("exclude", [])),
+                                holdout=holdout))
     return services, dict(data.get("code_families", {}))
 
 
@@ -344,8 +353,14 @@ def _fmt(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}"
 
 
-def summarise(results: dict[str, MatchResult], code_families: dict[str, str]) -> dict:
-    """Counts and ratios per service, per family and in total."""
+def summarise(results: dict[str, MatchResult], code_families: dict[str, str],
+              holdout_keys: frozenset[str] | set[str] = frozenset()) -> dict:
+    """Counts and ratios per service, per family and in total.
+
+    `holdout_keys` names the held-out services: their counts are also added up on their own
+    (`sets.held_out`) next to the services the analysis was tuned on (`sets.tuned`), so a
+    flattering total over tuned services cannot hide a drop on unseen code.
+    """
     def counts(tp: int, fp: int, fn: int, dup: int) -> dict:
         return {"tp": tp, "fp": fp, "fn": fn, "duplicates": dup,
                 "precision": _ratio(tp, tp + fp), "recall": _ratio(tp, tp + fn)}
@@ -353,11 +368,16 @@ def summarise(results: dict[str, MatchResult], code_families: dict[str, str]) ->
     per_service = {}
     per_family: dict[str, list[int]] = {}
     totals = [0, 0, 0, 0]
+    set_totals = {"tuned": [0, 0, 0, 0], "held_out": [0, 0, 0, 0]}
+    set_sizes = {"tuned": 0, "held_out": 0}
     for key, result in results.items():
         row = [len(result.true_positives), len(result.false_positives),
                len(result.false_negatives), len(result.duplicates)]
         per_service[key] = counts(*row)
         totals = [a + b for a, b in zip(totals, row)]
+        which = "held_out" if key in holdout_keys else "tuned"
+        set_totals[which] = [a + b for a, b in zip(set_totals[which], row)]
+        set_sizes[which] += 1
         for label, _finding in result.true_positives:
             per_family.setdefault(label.family, [0, 0, 0, 0])[0] += 1
         for finding, _clean in result.false_positives:
@@ -368,7 +388,10 @@ def summarise(results: dict[str, MatchResult], code_families: dict[str, str]) ->
             per_family.setdefault(label.family, [0, 0, 0, 0])[3] += 1
     return {"services": per_service,
             "families": {family: counts(*row) for family, row in sorted(per_family.items())},
-            "total": counts(*totals)}
+            "total": counts(*totals),
+            "sets": {name: {"services": set_sizes[name], **counts(*row)}
+                     for name, row in set_totals.items()},
+            "held_out_services": sorted(key for key in results if key in holdout_keys)}
 
 
 def print_table(summary: dict, out) -> None:
@@ -379,14 +402,22 @@ def print_table(summary: dict, out) -> None:
         return (f"{name:<{width}}{row['tp']:>5}{row['fp']:>5}{row['fn']:>5}{row['duplicates']:>5}"
                 f"{_fmt(row['precision']):>7}{_fmt(row['recall']):>8}")
 
+    held_out = set(summary.get("held_out_services", ()))
     print(header, file=out)
     for key, row in summary["services"].items():
-        print(line(key, row), file=out)
+        print(line(f"{key} *" if key in held_out else key, row), file=out)
     print("-" * len(header), file=out)
     for family, row in summary["families"].items():
         print(line(f"family {family}", row), file=out)
     print("-" * len(header), file=out)
+    sets = summary.get("sets", {})
+    # Both subtotals only when both sets were measured; one set alone is the TOTAL row.
+    if all(sets.get(name, {}).get("services") for name in ("tuned", "held_out")):
+        print(line(f"tuned ({sets['tuned']['services']} services)", sets["tuned"]), file=out)
+        print(line(f"held-out * ({sets['held_out']['services']} services)", sets["held_out"]), file=out)
     print(line("TOTAL", summary["total"]), file=out)
+    if held_out:
+        print("* held-out service: labelled before any scan, never tuned on", file=out)
 
 
 def print_misses(results: dict[str, MatchResult], out) -> None:
@@ -479,6 +510,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mirrors", type=Path, default=DEFAULT_MIRRORS,
                         help="folder with <owner>+<name>[/repo] bare git dirs (default: %(default)s)")
     parser.add_argument("--only", action="append", default=[], help="only services whose key contains this")
+    held_out = parser.add_mutually_exclusive_group()
+    held_out.add_argument("--holdout-only", action="store_true",
+                          help="only the held-out services (holdout = true): code the analysis was never tuned on")
+    held_out.add_argument("--no-holdout", action="store_true",
+                          help="only the services the analysis was tuned on (leave the held-out ones out)")
     parser.add_argument("--code-family", action="append", default=[], metavar="CODE=FAMILY",
                         help="count findings of CODE in FAMILY (e.g. the unsaveable-history rule in DUMP)")
     parser.add_argument("--json", action="store_true", help="print the summary and misses as JSON")
@@ -501,6 +537,14 @@ def main(argv: list[str] | None = None) -> int:
         code_families[code.strip()] = family.strip()
     if args.only:
         services = [s for s in services if any(word in s.key for word in args.only)]
+    if args.holdout_only:
+        services = [s for s in services if s.holdout]
+    elif args.no_holdout:
+        services = [s for s in services if not s.holdout]
+    if not services:
+        print("scan_accuracy: error: no corpus service matches the selection "
+              "(--only / --holdout-only / --no-holdout)", file=sys.stderr)
+        return 2
     if args.print_fetch:
         print_fetch_commands(services, args.print_fetch, sys.stdout)
         return 0
@@ -550,7 +594,8 @@ def main(argv: list[str] | None = None) -> int:
         print("scan_accuracy: error: none of the corpus repositories was found; fetch them first "
               "(see benchmarks/accuracy/README.md) and pass --checkouts or --mirrors", file=sys.stderr)
         return 2
-    summary = summarise(results, code_families)
+    summary = summarise(results, code_families,
+                        holdout_keys={service.key for service in services if service.holdout})
     report = build_report(summary, results, scan_errors, skipped)
     changes = None
     if args.compare:

@@ -195,3 +195,98 @@ def test_compare_lists_labels_found_and_lost_and_false_alarms_added_and_gone():
     assert entry["new_false_positives"] == ["AD105 a.py:60"]
     assert entry["gone_false_positives"] == ["AD301 a.py:40"]
     assert (changes["total_before"]["tp"], changes["total_after"]["tp"]) == (0, 1)
+
+
+def test_summary_adds_held_out_services_up_apart_from_the_tuned_ones():
+    tuned = bench.match_findings([Label("a.py", 1, "AD1", "x")], [Finding("AD101", "a.py", 1)])
+    unseen = bench.match_findings([Label("b.py", 1, "AD5", "y"), Label("b.py", 9, "AD1", "z")],
+                                  [Finding("AD101", "b.py", 9), Finding("AD301", "b.py", 50)])
+    summary = bench.summarise({"tuned": tuned, "unseen": unseen}, {}, holdout_keys={"unseen"})
+    assert summary["held_out_services"] == ["unseen"]
+    held_out, rest = summary["sets"]["held_out"], summary["sets"]["tuned"]
+    assert (held_out["services"], held_out["tp"], held_out["fp"], held_out["fn"]) == (1, 1, 1, 1)
+    assert held_out["precision"] == 0.5 and held_out["recall"] == 0.5
+    assert (rest["services"], rest["tp"], rest["precision"], rest["recall"]) == (1, 1, 1.0, 1.0)
+    # The overall total still counts both sets together.
+    assert (summary["total"]["tp"], summary["total"]["fn"]) == (2, 1)
+
+
+def test_the_corpus_holds_held_out_services_with_labels_and_clean_places():
+    services, _codes = bench.load_corpus(bench.DEFAULT_CORPUS)
+    held_out = [service for service in services if service.holdout]
+    assert len(held_out) >= 6
+    assert any(service.labels for service in held_out) and any(service.cleans for service in held_out)
+    # A held-out repository is not also a tuned one (its other folders could have shaped the rules).
+    tuned_repos = {service.repo for service in services if not service.holdout}
+    assert not tuned_repos & {service.repo for service in held_out}
+
+
+def test_holdout_must_be_true_or_false(tmp_path):
+    corpus = tmp_path / "corpus.toml"
+    corpus.write_text('[[service]]\nrepo = "me/demo"\ncommit = "%s"\nholdout = "yes"\n' % ("0" * 40))
+    try:
+        bench.load_corpus(corpus)
+    except ValueError as error:
+        assert "holdout" in str(error)
+    else:
+        raise AssertionError("a non-boolean holdout value was accepted")
+
+
+def _two_service_corpus(tmp_path, commit):
+    corpus = tmp_path / "corpus.toml"
+    corpus.write_text(
+        "[[service]]\n"
+        f'repo = "me/demo"\ncommit = "{commit}"\nsubdir = "svc"\n'
+        "[[service.label]]\n"
+        'path = "svc/main.py"\nline = 10\nfamily = "AD1"\nreason = "sessions dict written per request"\n'
+        "[[service]]\n"
+        f'repo = "me/demo"\ncommit = "{commit}"\nsubdir = "."\nholdout = true\n'
+        "[[service.label]]\n"
+        'path = "svc/main.py"\nline = 10\nfamily = "AD5"\nreason = "made-up label the scan cannot match"\n'
+    )
+    return corpus
+
+
+def test_holdout_switches_pick_the_services_and_the_json_keeps_the_sets_apart(tmp_path, capsys):
+    import json
+    checkouts = tmp_path / "checkouts"
+    corpus = _two_service_corpus(tmp_path, _make_repo(checkouts / "me__demo"))
+    common = ["--corpus", str(corpus), "--checkouts", str(checkouts), "--json"]
+
+    assert bench.main([*common, "--holdout-only"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert list(report["summary"]["services"]) == ["me/demo"]
+    assert report["summary"]["sets"]["held_out"]["fn"] == 1
+    assert report["summary"]["sets"]["tuned"]["services"] == 0
+
+    assert bench.main([*common, "--no-holdout"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert list(report["summary"]["services"]) == ["me/demo:svc"]
+    assert report["summary"]["held_out_services"] == []
+
+    assert bench.main(common) == 0
+    report = json.loads(capsys.readouterr().out)
+    sets = report["summary"]["sets"]
+    assert (sets["tuned"]["tp"], sets["held_out"]["tp"], sets["held_out"]["fn"]) == (1, 0, 1)
+
+
+def test_table_marks_held_out_services_and_prints_both_subtotals(tmp_path, capsys):
+    checkouts = tmp_path / "checkouts"
+    corpus = _two_service_corpus(tmp_path, _make_repo(checkouts / "me__demo"))
+    assert bench.main(["--corpus", str(corpus), "--checkouts", str(checkouts)]) == 0
+    table = capsys.readouterr().out
+    assert "me/demo *" in table
+    assert any(row.startswith("held-out * (1 services)") for row in table.splitlines())
+    assert any(row.startswith("tuned (1 services)") for row in table.splitlines())
+
+
+def test_holdout_switches_exclude_each_other_and_an_empty_selection_is_an_error(tmp_path, capsys):
+    import pytest
+    with pytest.raises(SystemExit) as stopped:
+        bench.main(["--holdout-only", "--no-holdout"])
+    assert stopped.value.code == 2
+    corpus = tmp_path / "corpus.toml"
+    corpus.write_text('[[service]]\nrepo = "me/demo"\ncommit = "%s"\n' % ("0" * 40))
+    capsys.readouterr()
+    assert bench.main(["--corpus", str(corpus), "--holdout-only"]) == 2
+    assert "no corpus service matches" in capsys.readouterr().err
