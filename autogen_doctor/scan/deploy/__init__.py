@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any
 # deployment files (or a warm scan) never loads the parsers or the YAML library.
 from autogen_doctor.scan.deploy.names import (
     GUNICORN_CONFIG_NAMES,
-    SUPERVISOR_DIRS,
-    SUPERVISOR_NAMES,
+    SUPERVISOR_DIRS,  # noqa: F401  (re-exported: it was defined here)
+    SUPERVISOR_NAMES,  # noqa: F401
     is_deploy_file,
     is_start_script,
 )
