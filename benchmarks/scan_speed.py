@@ -3,6 +3,7 @@
     python benchmarks/scan_speed.py                    # stdlib + site-packages
     python benchmarks/scan_speed.py --mid-size --skip-bandit   # a few hundred stdlib files
     python benchmarks/scan_speed.py --tree ./src --skip-bandit
+    python benchmarks/scan_speed.py --startup                  # a 3-file project: start-up cost
 
 `--mid-size` copies about 400 files of the standard library (its top-level modules and a few
 packages) into a temporary folder, the size of most users' repositories, where per-file and
@@ -17,6 +18,12 @@ and reporting are included, as a CI job would see them.
 
 The floor parses the same Python files our scan reads (discovery honours .gitignore and
 skips nested virtualenvs and build folders); bandit walks the trees its own way.
+
+`--startup` times what a small project costs, where start-up is most of the scan: `scan` of a
+3-file project, cold (fresh cache) and warm (same cache), and `import autogen_doctor.cli`, each
+against `python -c pass`, interleaved over `--rounds` rounds in the same run. With `--tree` or
+`--mid-size` it follows the tree's figures; alone it is the whole run. Its commands run with
+byte-code caching on (PYTHONDONTWRITEBYTECODE is dropped for them), as an installed package runs.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ import ast
 import os
 import shutil
 import site
+import statistics
 import subprocess
 import sys
 import sysconfig
@@ -61,6 +69,91 @@ def build_mid_size_tree(destination: Path) -> Path:
             shutil.copytree(stdlib / package, tree / package,
                             ignore=shutil.ignore_patterns("__pycache__", "test", "tests"))
     return tree
+
+
+STARTUP_PROJECT = {
+    "app.py": (
+        "from fastapi import FastAPI\n\nfrom agents import make_agent\n\napp = FastAPI()\n"
+        "SESSIONS = {}\n\n\n@app.post('/chat/{session_id}')\n"
+        "async def chat(session_id: str, text: str):\n"
+        "    history = SESSIONS.setdefault(session_id, [])\n    history.append(text)\n"
+        "    return {'reply': make_agent('helper')['name'], 'turns': len(history)}\n"
+    ),
+    "agents.py": "def make_agent(name: str) -> dict:\n    return {'name': name, 'model': 'gpt-4o'}\n",
+    "settings.py": "import os\n\nREDIS_URL = os.environ.get('REDIS_URL', 'redis://localhost:6379/0')\n",
+}
+
+
+def build_startup_project(destination: Path) -> Path:
+    """A 3-file service under `destination`, its files dated an hour ago (the cache trusts
+    only mtimes that are not recent, so the warm scan is a truly warm one)."""
+    project = destination / "startup-project"
+    project.mkdir(parents=True)
+    an_hour_ago = time.time() - 3600
+    for name, text in STARTUP_PROJECT.items():
+        (project / name).write_text(text, encoding="utf-8")
+        os.utime(project / name, (an_hour_ago, an_hour_ago))
+    return project
+
+
+def _startup_env() -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
+    env["NO_COLOR"] = "1"
+    return env
+
+
+def measure_startup(workspace: Path, rounds: int, timeout: float) -> int:
+    """Print the start-up table: each command's median wall and minimum CPU seconds over
+    `rounds` interleaved rounds, and both as a ratio to `python -c pass`."""
+    project = build_startup_project(workspace)
+    warm_cache = workspace / "startup-cache-warm"
+    scan = [sys.executable, "-m", "autogen_doctor", "scan", str(project)]
+    commands = {
+        "python -c pass": lambda _round: [sys.executable, "-c", "pass"],
+        "import autogen_doctor.cli": lambda _round: [sys.executable, "-c", "import autogen_doctor.cli"],
+        "scan 3 files, cold (fresh cache)":
+            lambda number: [*scan, "--cache-dir", str(workspace / f"startup-cache-cold-{number}")],
+        "scan 3 files, warm (same cache)": lambda _round: [*scan, "--cache-dir", str(warm_cache)],
+    }
+    env = _startup_env()
+    walls: dict[str, list[float]] = {label: [] for label in commands}
+    cpus: dict[str, list[float]] = {label: [] for label in commands}
+    say(f"start-up: {len(STARTUP_PROJECT)}-file project, {rounds} rounds")
+    # Round -1 is not timed: it writes byte-code caches and fills the warm scan's cache.
+    for number in range(-1, rounds):
+        for label, command in commands.items():
+            cpu_before = _children_cpu()
+            started = time.perf_counter()
+            try:
+                done = subprocess.run(command(number), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                      text=True, timeout=timeout, env=env)
+            except subprocess.TimeoutExpired:
+                say(f"  {label}: timed out after {timeout:.0f} s")
+                return 1
+            wall, cpu = time.perf_counter() - started, _children_cpu() - cpu_before
+            if done.returncode not in (0, 1):
+                tail = done.stderr.strip().splitlines()[-1:] or [""]
+                say(f"  {label}: exit {done.returncode}: {tail[0]}")
+                return 1
+            if number >= 0:
+                walls[label].append(wall)
+                cpus[label].append(cpu)
+    generations = [entry for entry in warm_cache.iterdir() if entry.is_dir()]
+    warm_note = "INVALID: autogen-doctor's code changed during the run" if len(generations) > 1 else ""
+
+    base_wall = statistics.median(walls["python -c pass"])
+    base_cpu = min(cpus["python -c pass"])
+    say()
+    say(f"{'':36} {'wall s':>8} {'x pass':>7} {'cpu s':>7} {'x pass':>7}   (median wall, minimum CPU)")
+    for label in commands:
+        wall, cpu = statistics.median(walls[label]), min(cpus[label])
+        note = warm_note if label.endswith("(same cache)") else ""
+        say(f"{label:36} {wall:8.3f} {wall / base_wall:7.2f} {cpu:7.3f} {cpu / base_cpu:7.2f}  {note}".rstrip())
+    warm_cpu = min(cpus["scan 3 files, warm (same cache)"])
+    cold_cpu = min(cpus["scan 3 files, cold (fresh cache)"])
+    say(f"\n3-file scan: warm {warm_cpu:.3f} s, cold {cold_cpu:.3f} s of CPU (one process: about its wall "
+        f"time on an idle machine); target well under 0.3 s; the interpreter alone takes {base_cpu:.3f} s")
+    return 0
 
 
 def python_files(trees: list[Path]) -> list[Path]:
@@ -124,16 +217,29 @@ def main(argv: list[str] | None = None) -> int:
                         help="folder to scan (repeatable; default: stdlib + site-packages)")
     parser.add_argument("--mid-size", action="store_true",
                         help="scan a copy of about 400 stdlib files instead of the default trees")
+    parser.add_argument("--startup", action="store_true",
+                        help="time scan of a 3-file project and the CLI's import against `python -c pass` "
+                             "(alone: only that)")
+    parser.add_argument("--rounds", type=int, default=15, help="rounds of the --startup commands (default 15)")
     parser.add_argument("--skip-bandit", action="store_true", help="do not run bandit")
     parser.add_argument("--jobs", type=int, default=None, help="--jobs for our scan (default: all cores)")
     parser.add_argument("--timeout", type=float, default=3600, help="per-command timeout in seconds")
     args = parser.parse_args(argv)
 
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
     workspace = Path(tempfile.mkdtemp(prefix="autogen-doctor-bench-tree-"))
     try:
         if args.mid_size:
             args.tree = [build_mid_size_tree(workspace)]
-        return _run(args)
+        code = 0
+        if args.tree or not args.startup:
+            code = _run(args)
+        if args.startup and code == 0:
+            if args.tree:
+                say()
+            code = measure_startup(workspace, args.rounds, args.timeout)
+        return code
     finally:
         shutil.rmtree(workspace, ignore_errors=True)
 

@@ -14,15 +14,21 @@ import sys
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import List, Mapping, Optional
+from typing import TYPE_CHECKING, List, Mapping, Optional
 
 import typer
 
 from autogen_doctor.exit_codes import ExitCode, UserError
 from autogen_doctor.scan.findings import Finding, ScanResult, Severity
-from autogen_doctor.scan.options import CommandLine, ScanOptions
 from autogen_doctor.scan.suppress import Suppression, find_suppression, parse_suppressions
 from autogen_doctor.textsafe import escape_text
+
+# Start-up is most of a small scan: what only `scan` needs (options, config, the engine) is
+# imported inside it, and what only some scans need (the baseline, the rules' code, reporters
+# other than the one asked for) where it is used. tests/scan_cli/test_startup_imports.py
+# checks that a warm scan stays clear of the deployment parsers and rich.
+if TYPE_CHECKING:
+    from autogen_doctor.scan.options import ScanOptions
 
 _AD_CODE_LENGTH = 5
 
@@ -71,7 +77,7 @@ def scan_command(
     nothing could be scanned.
     """
     from autogen_doctor.scan.config import discover_config
-    from autogen_doctor.scan.options import build_options
+    from autogen_doctor.scan.options import CommandLine, build_options
     from autogen_doctor.scan.registry import load_rules
 
     if config is not None and no_config:
@@ -271,11 +277,14 @@ def _write_report(report, options: ScanOptions, quiet: bool) -> None:
 def run_scan(options: ScanOptions, rules: Mapping) -> int:
     """Scan, filter, report; return the exit code."""
     from autogen_doctor import __version__
-    from autogen_doctor.scan.baseline import read_baseline, write_baseline
     from autogen_doctor.scan.engine import scan_paths
     from autogen_doctor.scan.reporters import Report
 
-    baseline = read_baseline(options.baseline) if options.baseline is not None else None
+    baseline = None
+    if options.baseline is not None:
+        from autogen_doctor.scan.baseline import read_baseline
+
+        baseline = read_baseline(options.baseline)
     paths = scannable_paths(options.paths, options.cwd)
     if not paths:
         # Only named files, none of them code or deployment files: nothing to check, not a
@@ -301,6 +310,8 @@ def run_scan(options: ScanOptions, rules: Mapping) -> int:
     filtered = filter_findings(result, options, suppressions)
 
     if options.write_baseline is not None:
+        from autogen_doctor.scan.baseline import write_baseline
+
         written = write_baseline(options.write_baseline, filtered.findings, options.cwd)
         if not options.quiet:
             total = sum(entry.count for entry in written.entries)

@@ -13,13 +13,14 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Sequence
-
-import pathspec
+from typing import TYPE_CHECKING, Iterator, Sequence
 
 from autogen_doctor.exit_codes import UserError
-from autogen_doctor.scan.deploy import is_deploy_file
+from autogen_doctor.scan.deploy.names import is_deploy_file
 from autogen_doctor.scan.paths import absolute, display_path
+
+if TYPE_CHECKING:  # imported when there is a .gitignore or an --exclude to match
+    import pathspec
 
 # Directory names never descended into (ruff and bandit skip the same kinds of places).
 SKIPPED_DIR_NAMES = frozenset({
@@ -133,6 +134,8 @@ def _load_gitignore(directory: Path) -> tuple[pathspec.PathSpec, re.Pattern | No
         text = candidate.read_text(encoding="utf-8", errors="replace")
     except OSError:
         return None
+    import pathspec
+
     try:
         spec = pathspec.GitIgnoreSpec.from_lines(text.splitlines())
     except Exception:  # a malformed .gitignore line: ignore the file rather than fail the scan
@@ -258,7 +261,11 @@ def discover(paths: Sequence[Path], exclude: Sequence[str] = (),
     appended to `problems` as (display path, message) when a list is given.
     Raises UserError for a PATH that does not exist.
     """
-    exclude_spec = pathspec.GitIgnoreSpec.from_lines(list(exclude)) if exclude else None
+    exclude_spec = None
+    if exclude:
+        import pathspec
+
+        exclude_spec = pathspec.GitIgnoreSpec.from_lines(list(exclude))
     problems = problems if problems is not None else []
     found: list[SourceFile] = []
     # real path -> position in `found`, and whether that entry is the real path itself

@@ -7,21 +7,22 @@ back facts only (never ASTs); resolution and rules run once, in the parent, over
 from __future__ import annotations
 
 import gc
-import multiprocessing
 import os
-import pickle
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from autogen_doctor.scan.cache import FactsCache, Unencodable, encode_outcome, entry_key, tree_signature
 from autogen_doctor.scan.discover import DEPLOY, PYTHON, SourceFile, discover
-from autogen_doctor.scan.facts import ModuleFacts, build_module_facts, module_name_for
 from autogen_doctor.scan.findings import Finding, ScanError, ScanResult, Severity
-from autogen_doctor.scan.parse import ParseProblem, decode_python, decode_text, parse_python, read_bytes
-from autogen_doctor.scan.project import Project
 from autogen_doctor.scan.suppress import parse_suppressions
+
+# The fact builder, the parser, the project model and the process pool are imported where a
+# file is analysed: a warm scan whose result is remembered (scan_paths) needs none of them,
+# and `autogen-doctor scan` on a small project is mostly start-up.
+if TYPE_CHECKING:
+    from autogen_doctor.scan.project import Project
 
 # Below this many files to parse, a process pool costs more than it saves.
 _POOL_THRESHOLD = 24
@@ -56,6 +57,8 @@ def _analyze(job: _Job) -> tuple[FileOutcome, tuple | None, bytes | None]:
     Returns the outcome, the index entry (size, mtime_ns, identity, key) and, for a newly
     built outcome that should be cached, its cache encoding (data only, see cache.py).
     """
+    from autogen_doctor.scan.parse import ParseProblem, read_bytes
+
     cache = _CACHES.get(job.cache_dir) if job.cache_dir is not None else None
     try:
         stat = os.stat(job.path)
@@ -88,6 +91,8 @@ def _is_outcome_for(value: Any, kind: str) -> bool:
     if value.error is not None:
         return isinstance(value.error, str) and value.facts is None
     if kind == PYTHON:
+        from autogen_doctor.scan.facts import ModuleFacts
+
         return isinstance(value.facts, ModuleFacts)
     from autogen_doctor.scan.deploy.facts import DeployFile
 
@@ -100,11 +105,16 @@ def _analyze_in_worker(job: _Job) -> tuple[bytes, tuple | None, bytes | None]:
     Pickle is only the pipe between this process and its own workers; the cache on disk is
     never pickle.
     """
+    import pickle
+
     outcome, entry, encoded = _analyze(job)
     return pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL), entry, encoded
 
 
 def _build(job: _Job, data: bytes) -> FileOutcome:
+    from autogen_doctor.scan.facts import build_module_facts
+    from autogen_doctor.scan.parse import ParseProblem, decode_python, decode_text, parse_python
+
     try:
         if job.kind == PYTHON:
             text = decode_python(data)
@@ -135,6 +145,8 @@ def _build(job: _Job, data: bytes) -> FileOutcome:
 
 
 def _module_names(files: Sequence[SourceFile]) -> dict[Path, tuple[str, bool]]:
+    from autogen_doctor.scan.facts import module_name_for
+
     package_dirs: dict[str, bool] = {}
 
     def is_package_dir(directory: str) -> bool:
@@ -194,6 +206,8 @@ def analyze_files(files: Sequence[SourceFile], *, jobs: int | None, cache: Facts
     if workers > 1 and len(pending) >= _POOL_THRESHOLD:
         # fork is the fastest start, but forking a process that runs other threads can deadlock
         # (a lock held by another thread stays locked in the child): then start clean workers.
+        import multiprocessing
+        import pickle
         import threading
 
         method = "fork" if os.name == "posix" and threading.active_count() == 1 else "spawn"
@@ -221,6 +235,9 @@ def analyze_files(files: Sequence[SourceFile], *, jobs: int | None, cache: Facts
 
 def build_project(paths: Sequence[Path], files: Sequence[SourceFile], outcomes: Sequence[FileOutcome]) -> tuple[Project, list[ScanError]]:
     """Assemble the project from the outcomes; module keys are module names (unique)."""
+    from autogen_doctor.scan.facts import ModuleFacts
+    from autogen_doctor.scan.project import Project
+
     project = Project(roots=[Path(path) for path in paths])
     errors: list[ScanError] = []
     for source, outcome in zip(files, outcomes):

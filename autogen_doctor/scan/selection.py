@@ -11,12 +11,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Iterable, Sequence
-
-import pathspec
+from typing import TYPE_CHECKING, Iterable, Sequence
 
 from autogen_doctor.exit_codes import UserError
 from autogen_doctor.scan.findings import Finding, Severity
+
+if TYPE_CHECKING:  # imported when there is a pattern to check (it is slow to import)
+    import pathspec
 
 ALL = "ALL"
 _SELECTOR = re.compile(r"^(?:ALL|AD(?:[1-6](?:\d\d?)?)?)$")
@@ -76,6 +77,8 @@ def codes_match(selectors: Sequence[str], code: str) -> bool:
 
 def check_pattern(pattern: str, where: str) -> str:
     """`pattern` when it is a valid gitignore-style pattern, else a one-line UserError."""
+    import pathspec
+
     try:
         pathspec.GitIgnoreSpec.from_lines([pattern])
     except Exception as error:  # pathspec raises its own GitIgnorePatternError (and ValueError)
@@ -100,6 +103,8 @@ class PerFileIgnore:
     base_dir: Path
 
     def __post_init__(self) -> None:
+        import pathspec
+
         object.__setattr__(self, "_spec", pathspec.GitIgnoreSpec.from_lines([self.pattern]))
 
     def matches(self, path: Path) -> bool:

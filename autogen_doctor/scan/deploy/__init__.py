@@ -15,32 +15,22 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from autogen_doctor.scan.deploy import yamlnodes
-from autogen_doctor.scan.deploy.appengine import is_app_engine, read_app_engine
-from autogen_doctor.scan.deploy.compose import is_compose, read_compose
-from autogen_doctor.scan.deploy.dockerfile import parse_dockerfile
-from autogen_doctor.scan.deploy.facts import (
-    APP_ENGINE,
-    COMPOSE,
-    HELM_VALUES,
-    KUBERNETES,
-    OTHER,
-    DeployFile,
-    DeployParseError,
-    EphemeralMount,
-    LineIndex,
-    ScalingFact,
+# The name tests are all discovery needs: they import no parser, so a scan of a tree without
+# deployment files (or a warm scan) never loads the parsers or the YAML library.
+from autogen_doctor.scan.deploy.names import (
+    GUNICORN_CONFIG_NAMES,
+    SUPERVISOR_DIRS,  # noqa: F401  (re-exported: it was defined here)
+    SUPERVISOR_NAMES,  # noqa: F401
+    is_deploy_file,
+    is_start_script,
 )
-from autogen_doctor.scan.deploy.gunicorn_conf import parse_gunicorn_config
-from autogen_doctor.scan.deploy.helm_values import is_values_file, read_helm_values
-from autogen_doctor.scan.deploy.kubernetes import is_kubernetes, read_kubernetes
-from autogen_doctor.scan.deploy.procfile import parse_procfile
-from autogen_doctor.scan.deploy.scripts import is_start_script, parse_start_script
-from autogen_doctor.scan.deploy.supervisor import parse_supervisor
+from autogen_doctor.scan.deploy.names import is_dockerfile as _is_dockerfile
+from autogen_doctor.scan.deploy.names import is_supervisor_config as _is_supervisor
 
 if TYPE_CHECKING:
+    from autogen_doctor.scan.deploy.facts import DeployFile, DeployParseError, EphemeralMount, ScalingFact
     from autogen_doctor.scan.project import Project
 
 __all__ = [
@@ -53,64 +43,31 @@ __all__ = [
     "scaling_evidence",
 ]
 
-GUNICORN_CONFIG_NAMES = frozenset({"gunicorn.conf.py", "gunicorn_conf.py", "gunicorn_config.py",
-                                   "gunicorn.config.py"})
-SUPERVISOR_NAMES = frozenset({"supervisord.conf", "supervisor.conf"})
-SUPERVISOR_DIRS = frozenset({"supervisor", "supervisord", "supervisor.d", "supervisord.d", "conf.d"})
-_CONTAINERFILE_PREFIXES = ("dockerfile", "containerfile")
-# `Dockerfile.md`, `dockerfile_utils.py`: documents and code about Dockerfiles, not Dockerfiles.
-_NOT_A_DOCKERFILE = frozenset({".py", ".md", ".rst", ".txt", ".json", ".yaml", ".yml", ".sh", ".ps1",
-                               ".toml", ".cfg", ".ini", ".html", ".bak", ".orig", ".swp", ".lock", ".pyc"})
+_FACT_NAMES = frozenset({"DeployFile", "DeployParseError", "EphemeralMount", "ScalingFact"})
 _LARGE_YAML = 256 * 1024
 _K8S_OR_COMPOSE_KEY = re.compile(r"(?:^|[{,\s])[\"']?(?:apiVersion|services)[\"']?\s*:", re.MULTILINE)
 
 
-def _is_dockerfile(name: str) -> bool:
-    lower = name.lower()
-    if lower.endswith((".dockerfile", ".containerfile")):
-        return True
-    for prefix in _CONTAINERFILE_PREFIXES:
-        if lower == prefix:
-            return True
-        if lower.startswith(prefix) and lower[len(prefix)] in ".-_":
-            return Path(lower).suffix not in _NOT_A_DOCKERFILE
-    return False
+def __getattr__(name: str) -> Any:
+    """The fact classes, imported on first use (`from autogen_doctor.scan.deploy import DeployFile`)."""
+    if name in _FACT_NAMES:
+        from autogen_doctor.scan.deploy import facts
 
-
-def _is_supervisor(path: Path) -> bool:
-    lower = path.name.lower()
-    if lower in SUPERVISOR_NAMES:
-        return True
-    if not lower.endswith((".conf", ".ini")):
-        return False
-    return any(part.lower() in SUPERVISOR_DIRS for part in path.parts[-3:-1])
-
-
-def is_deploy_file(path: Path) -> bool:
-    """True when `path`'s name says it may be a deployment file (no I/O).
-
-    Dockerfile, Dockerfile.*, Dockerfile-*, *.dockerfile, Containerfile (and the same variants);
-    *.yaml / *.yml (Kubernetes, compose, App Engine or Helm values: decided by content and, for
-    Helm values, by the name `values*.yaml`); Procfile;
-    gunicorn.conf.py, gunicorn_conf.py, gunicorn_config.py, gunicorn.config.py; supervisord.conf,
-    supervisor.conf, and *.conf / *.ini inside a supervisor/, supervisord/, supervisor.d/ or conf.d/
-    folder; container start scripts: entrypoint.sh, docker-entrypoint.sh, *-entrypoint.sh,
-    start.sh, start-*.sh, *-start.sh, boot.sh, serve.sh, server.sh, launch.sh, run-server.sh,
-    run-app.sh, run-web.sh, run-worker.sh and the like."""
-    name = path.name
-    lower = name.lower()
-    if lower.endswith((".yaml", ".yml")):
-        return True
-    if lower in GUNICORN_CONFIG_NAMES or lower == "procfile":
-        return True
-    if lower.endswith(".sh"):
-        return is_start_script(name)
-    return _is_dockerfile(name) or _is_supervisor(path)
+        return getattr(facts, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def parse_deploy_file(path: Path, display_path: str, text: str) -> DeployFile:
     """Parse one deployment file into facts; DeployParseError (one line, with a line number
     where there is one) when it cannot be read as what its name says."""
+    from autogen_doctor.scan.deploy.dockerfile import parse_dockerfile
+    from autogen_doctor.scan.deploy.facts import OTHER, DeployFile, DeployParseError
+    from autogen_doctor.scan.deploy.gunicorn_conf import parse_gunicorn_config
+    from autogen_doctor.scan.deploy.helm_values import is_values_file
+    from autogen_doctor.scan.deploy.procfile import parse_procfile
+    from autogen_doctor.scan.deploy.scripts import parse_start_script
+    from autogen_doctor.scan.deploy.supervisor import parse_supervisor
+
     if "\x00" in text:
         raise DeployParseError("binary file (contains NUL bytes), not a deployment file")
     lower = path.name.lower()
@@ -130,6 +87,22 @@ def parse_deploy_file(path: Path, display_path: str, text: str) -> DeployFile:
 
 
 def _parse_yaml(text: str, display_path: str, helm_values: bool = False) -> DeployFile:
+    from autogen_doctor.scan.deploy import yamlnodes
+    from autogen_doctor.scan.deploy.appengine import is_app_engine, read_app_engine
+    from autogen_doctor.scan.deploy.compose import is_compose, read_compose
+    from autogen_doctor.scan.deploy.facts import (
+        APP_ENGINE,
+        COMPOSE,
+        HELM_VALUES,
+        KUBERNETES,
+        OTHER,
+        DeployFile,
+        DeployParseError,
+        LineIndex,
+    )
+    from autogen_doctor.scan.deploy.helm_values import read_helm_values
+    from autogen_doctor.scan.deploy.kubernetes import is_kubernetes, read_kubernetes
+
     if yamlnodes.looks_like_template(text):
         return DeployFile(kind=OTHER, display_path=display_path,
                           note="template (Helm/Jinja): render it (helm template) and scan the output")

@@ -7,20 +7,11 @@ with `shlex`, `export`ed variables are followed, `if/then` branches are all read
 
 from __future__ import annotations
 
-import re
-
 from autogen_doctor.scan.deploy.commands import launch_facts, launches_in_shell
 from autogen_doctor.scan.deploy.facts import SCRIPT, DeployFile, LineIndex
 
-START_SCRIPT_NAME = re.compile(
-    r"^(?:(?:docker-)?entrypoint(?:[-_.][\w.-]*)?|[\w.-]+[-_]entrypoint|start(?:[-_][\w.-]*)?|[\w.-]+[-_]start"
-    r"|boot|serve|server|launch|run[-_](?:server|app|api|web|worker|prod|production))\.sh$",
-    re.IGNORECASE,
-)
-
-
-def is_start_script(name: str) -> bool:
-    return START_SCRIPT_NAME.match(name) is not None
+# The name test lives with the other name tests: discovery needs it without this parser.
+from autogen_doctor.scan.deploy.names import START_SCRIPT_NAME, is_start_script  # noqa: F401
 
 
 def parse_start_script(text: str, display_path: str) -> DeployFile:
