@@ -150,3 +150,13 @@ def test_place_picks_the_deepest_mount_and_ignores_urls():
     assert place("/app/chats", mounts)[0] == PERSISTENT
     assert place("/application", mounts)[0] == EPHEMERAL  # not under /app: no volume
     assert place("redis://cache:6379/0", mounts) is None and place("${HOME}/x", mounts) is None
+
+
+def test_compose_interpolation_default_is_the_value_and_a_bare_variable_is_unknown(tmp_path):
+    compose = ("services:\n  web:\n    build: .\n    environment:\n      HISTORY_DIR: ${HISTORY_DIR:-/state}\n"
+               "    tmpfs: /state\n")
+    write(tmp_path, {"app.py": service('os.getenv("HISTORY_DIR")'), "compose.yaml": compose})
+    [finding] = findings(tmp_path, "AD301")
+    assert "sets to `/state`" in finding.message
+    write(tmp_path, {"compose.yaml": compose.replace("${HISTORY_DIR:-/state}", "${HISTORY_DIR}")})
+    assert findings(tmp_path, "AD301") == []
