@@ -62,7 +62,8 @@ def test_block_list_args_with_gunicorn_entrypoint(tmp_path):
 
 
 def test_compose_command_runs_inside_the_built_dockerfile_entrypoint(tmp_path):
-    write(tmp_path, {"svc/Dockerfile": 'FROM python:3.11\nENTRYPOINT ["gunicorn", "-k", "uvicorn.workers.UvicornWorker"]\n',
+    entrypoint = 'ENTRYPOINT ["gunicorn", "-k", "uvicorn.workers.UvicornWorker"]'
+    write(tmp_path, {"svc/Dockerfile": f'FROM python:3.11\n{entrypoint}\n',
                      "compose.yaml": "services:\n  web:\n    build: ./svc\n    command: app:api --workers 5\n"})
     [workers] = codes(scan(tmp_path), "AD401")
     assert workers.line == 4 and "5 worker processes" in workers.message

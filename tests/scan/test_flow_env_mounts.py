@@ -63,7 +63,8 @@ def test_getenv_without_default_on_an_emptydir_is_reported_with_the_variable_man
     assert f"deploy/chat.yaml:{line_of(text, 'name: HISTORY_DIR')}" in finding.message
     assert "emptyDir volume 'history'" in finding.message
     manifest_steps = [step for step in finding.trace if step.path.endswith("chat.yaml")]
-    assert [step.line for step in manifest_steps] == [line_of(text, "name: HISTORY_DIR"), line_of(text, "- name: history")]
+    expected = [line_of(text, "name: HISTORY_DIR"), line_of(text, "- name: history")]
+    assert [step.line for step in manifest_steps] == expected
     assert finding.severity.value == "warning"  # one replica: nothing scales
 
 

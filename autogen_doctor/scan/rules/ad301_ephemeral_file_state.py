@@ -9,8 +9,8 @@ Finds request handlers and tasks (and helpers they call) that write files under 
 (`os.environ.get("HISTORY_DIR", "./history")`) lands where the deployment sets it: the finding
 names the variable, the manifest line and the mount when a Kubernetes `env:` or compose
 `environment:` puts it on an `emptyDir`, a `tmpfs`, `/tmp` or a folder with no volume, and there
-is no finding when it points at a persistent volume (PVC, named or bind volume). Caches and downloaded models (paths mentioning `cache`,
-`models`, `huggingface`) are not reported, nor are auto-named temporary files
+is no finding when it points at a persistent volume (PVC, named or bind volume). Caches and
+downloaded models (paths mentioning `cache`, `models`, `huggingface`) are not reported, nor are auto-named temporary files
 (`NamedTemporaryFile`, `mkstemp`, a fresh `mkdtemp()` folder) used for one request.
 
 ## Why is this bad?
