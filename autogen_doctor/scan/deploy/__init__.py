@@ -135,9 +135,10 @@ def _parse_yaml(text: str, display_path: str, helm_values: bool = False) -> Depl
         result.scaling.extend(read_app_engine(app_engine, text, lines))
     for reader, group in ((read_kubernetes, kubernetes), (read_compose, compose)):
         if group:
-            scaling, ephemeral = reader(group, text, lines)
+            scaling, ephemeral, containers = reader(group, text, lines)
             result.scaling.extend(scaling)
             result.ephemeral.extend(ephemeral)
+            result.containers.extend(containers)
     return result
 
 
@@ -145,6 +146,9 @@ def scaling_evidence(project: "Project") -> list[str]:
     """Human-readable places where the project runs several processes or replicas,
     e.g. "deploy/k8s.yaml:7 replicas: 3"; empty when nothing says so."""
     evidence: list[str] = []
+    from autogen_doctor.scan.deploy.images import link_images  # args joined to the image's ENTRYPOINT
+
+    link_images(project)
     for deploy_file in project.deploy_files:
         for fact in getattr(deploy_file, "scaling", ()):
             if fact.count.several:

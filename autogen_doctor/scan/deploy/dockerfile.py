@@ -24,7 +24,7 @@ from autogen_doctor.scan.deploy.commands import (
     launches_in_words,
     locate_words,
 )
-from autogen_doctor.scan.deploy.facts import DOCKERFILE, DeployFile, LineIndex
+from autogen_doctor.scan.deploy.facts import DOCKERFILE, DeployFile, ImageCommand, LineIndex
 
 _DIRECTIVE = re.compile(r"^#\s*([A-Za-z]+)\s*=\s*(\S+)\s*$")
 _HEREDOC = re.compile(r"<<(-?)\s*([\"']?)([A-Za-z_][A-Za-z0-9_]*)\2")
@@ -226,5 +226,11 @@ def parse_dockerfile(text: str, display_path: str) -> DeployFile:
         result.scaling.extend(launch_facts(group, owner=f"Dockerfile {keyword}", symbol=None, lines=lines))
     result.scaling.extend(env_facts([launch for _, launch in launches], stage.env, stage.own_env,
                                     owner="Dockerfile ENV", symbol=None, lines=lines))
+    entrypoint = stage.entrypoint
+    if entrypoint is not None:
+        # What Kubernetes `args` and a compose `command` run inside (a shell form ignores them).
+        words = (tuple(word.text for word in entrypoint.words) if entrypoint.words is not None
+                 else ("/bin/sh", "-c", entrypoint.shell or ""))
+        result.image = ImageCommand(words, tuple((key, entry.value) for key, entry in stage.env.items()))
     return result
 

@@ -88,6 +88,59 @@ class EphemeralMount:
     medium: str = ""  # "Memory" for emptyDir.medium: Memory
 
 
+# What backs a container's mount (Mount.kind).
+MOUNT_EMPTYDIR = "emptyDir"  # Kubernetes emptyDir or generic ephemeral volume: gone with the pod
+MOUNT_TMPFS = "tmpfs"  # compose tmpfs: memory, gone with the container
+MOUNT_PERSISTENT = "persistent"  # PVC, volumeClaimTemplate, hostPath, NFS, named or bind volume
+MOUNT_OTHER = "other"  # configMap, secret, projected, ...: not where state is written
+
+
+@dataclass(frozen=True, slots=True)
+class Mount:
+    """One volume mounted into a container: where, what backs it, and the line of the mount."""
+
+    path: str
+    kind: str  # MOUNT_EMPTYDIR, MOUNT_TMPFS, MOUNT_PERSISTENT, MOUNT_OTHER
+    volume: str
+    position: Position
+
+
+@dataclass(frozen=True, slots=True)
+class SetEnv:
+    """An environment variable a container or compose service sets, and the line that sets it."""
+
+    name: str
+    value: str
+    position: Position
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerFacts:
+    """One Kubernetes container or compose service: its environment and mounts (to tell where a
+    path read from an env var lands), and the arguments that run inside the image's ENTRYPOINT.
+
+    `args` are Kubernetes `args` with no `command`, or a compose `command` with no `entrypoint`;
+    each word with the position of the YAML item that holds it. `build` is the display path of the
+    Dockerfile a compose service builds from, when it names one."""
+
+    owner: str  # "Deployment 'chat' (container 'api')", "compose service 'web'"
+    symbol: str | None
+    image: str
+    env: tuple[SetEnv, ...] = ()
+    mounts: tuple[Mount, ...] = ()
+    args: tuple[tuple[str, Position], ...] = ()
+    build: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ImageCommand:
+    """A Dockerfile final stage's ENTRYPOINT in exec form (what `args`/`command` run inside) and
+    its ENV, as plain strings."""
+
+    entrypoint: tuple[str, ...]
+    env: tuple[tuple[str, str], ...] = ()
+
+
 @dataclass(slots=True)
 class DeployFile:
     """One parsed deployment file. Picklable: the engine caches it by content."""
@@ -98,6 +151,8 @@ class DeployFile:
     ephemeral: list[EphemeralMount] = field(default_factory=list)
     # Why a YAML file was set aside without facts ("helm template", "not Kubernetes or compose").
     note: str = ""
+    containers: list[ContainerFacts] = field(default_factory=list)
+    image: ImageCommand | None = None  # Dockerfiles: the final stage's exec-form ENTRYPOINT
 
 
 class DeployParseError(Exception):

@@ -25,7 +25,13 @@ from autogen_doctor.scan.deploy.facts import (
     KUBERNETES_AUTOSCALER,
     KUBERNETES_EMPTYDIR,
     KUBERNETES_REPLICAS,
+    MOUNT_EMPTYDIR,
+    MOUNT_OTHER,
+    MOUNT_PERSISTENT,
+    ContainerFacts,
     EphemeralMount,
+    Mount,
+    SetEnv,
     LineIndex,
     ProcessCount,
     ScalingFact,
@@ -39,6 +45,10 @@ _POD_SPEC_PATHS: dict[str, tuple[str, ...]] = {
     "CronJob": ("spec", "jobTemplate", "spec", "template", "spec"),
 }
 # Writable scratch space that is meant to vanish (and that the Python AD3 rules watch anyway).
+# Volume sources whose files outlive the pod.
+_PERSISTENT_VOLUME_KEYS = frozenset({"persistentVolumeClaim", "hostPath", "nfs", "csi", "awsElasticBlockStore",
+                                     "gcePersistentDisk", "azureDisk", "azureFile", "cephfs", "rbd", "glusterfs",
+                                     "iscsi", "fc", "cinder", "portworxVolume", "vsphereVolume"})
 _SCRATCH_PREFIXES = ("/tmp", "/var/tmp", "/run", "/var/run", "/dev/shm", "/var/log", "/var/cache")
 
 
@@ -109,6 +119,8 @@ class _Reader:
         self.lines = lines
         self.scaling: list[ScalingFact] = []
         self.ephemeral: list[EphemeralMount] = []
+        self.containers: list[ContainerFacts] = []
+        self._claim_templates: list[str] = []
         self.infrastructure: set[str] = set()
 
     def position(self, node: yaml.Node, document: Y.Document):
@@ -170,6 +182,8 @@ class _Reader:
         if path is not None:
             pod = Y.get(node, *path)
             if pod is not None:
+                self._claim_templates = [Y.scalar(Y.get(claim, "metadata", "name")) or ""
+                                         for claim in Y.sequence(Y.get(node, "spec", "volumeClaimTemplates"))]
                 self._pod(pod, document, owner, name)
 
     def _knative(self, node, document, owner, name) -> None:
@@ -230,7 +244,53 @@ class _Reader:
             self.scaling.extend(scope_facts(launches, env, env.keys(),
                                             owner=f"{owner} (container '{container_name}')", symbol=name,
                                             lines=self.lines))
+            self.containers.append(self._container_facts(pod, container, document,
+                                                         f"{owner} (container '{container_name}')", name))
         self._empty_dirs(pod, containers, document, owner, name)
+
+    def _container_facts(self, pod, container, document, owner: str, name: str) -> ContainerFacts:
+        """Env, mounts (with what backs each) and `args` without `command`, for the project-wide
+        checks that join a deployment to the code and to the image's Dockerfile."""
+        env = []
+        for entry in Y.sequence(Y.get(container, "env")):
+            key_node, value_node = Y.get(entry, "name"), Y.get(entry, "value")
+            key, value = Y.scalar(key_node), Y.scalar(value_node)
+            if key is not None and value is not None and key_node is not None:
+                env.append(SetEnv(key, value, self.position(key_node, document)))
+        backing: dict[str, str] = {}
+        for volume in Y.sequence(Y.get(pod, "volumes")):
+            volume_name = Y.scalar(Y.get(volume, "name"))
+            if volume_name is None:
+                continue
+            keys = {key for key, _, _ in Y.items(volume)}
+            if keys & {"emptyDir", "ephemeral"}:
+                backing[volume_name] = MOUNT_EMPTYDIR
+            elif keys & _PERSISTENT_VOLUME_KEYS:
+                backing[volume_name] = MOUNT_PERSISTENT
+            else:
+                backing[volume_name] = MOUNT_OTHER
+        # A StatefulSet's volumeClaimTemplates give every pod its own PersistentVolumeClaim.
+        for claim in self._claim_templates:
+            backing.setdefault(claim, MOUNT_PERSISTENT)
+        mounts = []
+        for mount in Y.sequence(Y.get(container, "volumeMounts")):
+            volume_name = Y.scalar(Y.get(mount, "name")) or ""
+            mount_path = Y.scalar(Y.get(mount, "mountPath"))
+            if not mount_path:
+                continue
+            kind = backing.get(volume_name, MOUNT_OTHER)
+            if Y.is_true(Y.get(mount, "readOnly")):
+                kind = MOUNT_OTHER
+            mounts.append(Mount(mount_path, kind, volume_name, self.position(mount, document)))
+        args: list[tuple[str, object]] = []
+        args_node = Y.get(container, "args")
+        if Y.get(container, "command") is None and args_node is not None:
+            for item in Y.sequence(args_node):
+                value = Y.scalar(item)
+                if value is not None:
+                    args.append((value, self.position(item, document)))
+        return ContainerFacts(owner, name, Y.scalar(Y.get(container, "image")) or "", tuple(env), tuple(mounts),
+                              tuple(args))  # type: ignore[arg-type]
 
     def _empty_dirs(self, pod, containers, document, owner, name) -> None:
         volumes: dict[str, tuple[yaml.Node, str]] = {}
@@ -268,4 +328,4 @@ def read_kubernetes(documents: list[Y.Document], text: str, lines: LineIndex):
         reader.note_infrastructure(document.node)
     for document in documents:
         reader.read(document.node, document)
-    return reader.scaling, reader.ephemeral
+    return reader.scaling, reader.ephemeral, reader.containers

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Callable, Iterator
 
 from autogen_doctor.scan.deploy.facts import EphemeralMount, ProcessCount, ScalingFact
+from autogen_doctor.scan.deploy.images import link_images
 from autogen_doctor.scan.findings import Finding, Severity
 
 if TYPE_CHECKING:
@@ -23,6 +24,7 @@ def how_many(count: ProcessCount, plural: str, singular: str) -> str:
 def scaling_findings(project: "Project", concepts: set[str], code: str, severity: Severity,
                      message: Callable[[ScalingFact], str], fix: Callable[[ScalingFact], str]) -> Iterator[Finding]:
     """One finding per scaling fact of the given concepts that runs several processes."""
+    link_images(project)
     for deploy_file in project.deploy_files:
         for fact in getattr(deploy_file, "scaling", ()):
             if fact.concept in concepts and fact.count.several:

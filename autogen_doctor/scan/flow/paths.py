@@ -128,3 +128,66 @@ def describe(found: tuple[str, str]) -> str:
     if kind == TMP:
         return f"`{seen}` (temporary storage, local to this container)"
     return f"`{seen}` (relative to the working directory, inside the container)"
+
+
+def env_names(resolver: Resolver, module: ModuleFacts, function: Function | None, value: Expr | None,
+              depth: int = 0, arguments=None) -> tuple[str, ...]:
+    """Names of the environment variables a path expression is read from, in the order met:
+    `os.environ.get("HISTORY_DIR", "./history")`, `os.getenv("DB_PATH")`,
+    `Path(os.environ["STATE_DIR"]) / "x"`, followed through the same locals, parameters,
+    `self` attributes and module constants as `classify`. The deployment decides where such a
+    path lands (see deploy/envpaths.py)."""
+    if value is None or depth > 10:
+        return ()
+    kind = value.kind
+    if kind == "call":
+        canonical = resolver.canonical(module, function, value.dotted)
+        if canonical in _GETENV_CALLS:
+            name = value.arg(0, "key")
+            return (name.text,) if name is not None and name.kind == "str" and name.text else ()
+        receiver = value.dotted.rsplit(".", 1)[0] if "." in value.dotted else ""
+        if value.dotted.endswith(_PATH_DERIVING) and receiver and "(" not in receiver and "[" not in receiver:
+            return env_names(resolver, module, function, Expr.make("name" if "." not in receiver else "attr", receiver),
+                             depth + 1, arguments)
+        if canonical in _JOIN_CALLS or value.dotted.endswith(".joinpath"):
+            return env_names(resolver, module, function, value.args[0] if value.args else None, depth + 1, arguments)
+        return ()
+    if kind == "subscript":
+        if len(value.args) == 2 and value.args[1].kind == "str" and value.args[1].text and \
+                value.args[0].kind in ("name", "attr") and \
+                resolver.canonical(module, function, value.args[0].dotted) == "os.environ":
+            return (value.args[1].text,)
+        return ()
+    if kind == "binop":
+        return env_names(resolver, module, function, value.args[0] if value.args else None, depth + 1, arguments)
+    if kind == "fstr":
+        for name in sorted(value.names)[:1]:
+            return env_names(resolver, module, function, Expr.make("name", name), depth + 1, arguments)
+        return ()
+    if kind in ("name", "attr"):
+        if function is not None and kind == "name" and function.is_local(value.dotted):
+            for assign in reversed(function.assigns):
+                if assign.targets == (value.dotted,) and assign.how in ("assign", "annotated"):
+                    return env_names(resolver, module, function, assign.value, depth + 1, arguments)
+            if arguments is not None and depth < 9 and value.dotted in function.params:
+                for caller_module, caller, argument, _ in arguments(module, function, value.dotted)[:8]:
+                    found = env_names(resolver, caller_module, caller, argument, depth + 1, arguments)
+                    if found:
+                        return found
+            return ()
+        if function is not None and kind == "attr" and value.dotted.startswith("self.") and \
+                value.dotted.count(".") == 1 and function.class_name:
+            info = module.classes.get(function.class_name)
+            for method in info.methods if info else ():
+                method_function = module.functions.get(method)
+                for assign in method_function.assigns if method_function else ():
+                    if assign.targets == (value.dotted,):
+                        found = env_names(resolver, module, method_function, assign.value, depth + 1, arguments)
+                        if found:
+                            return found
+            return ()
+        found = resolver.module_value(module, function, value.dotted)
+        if found is not None:
+            definition, assigned = found
+            return env_names(resolver, definition.module, None, assigned, depth + 1, arguments)
+    return ()

@@ -5,8 +5,12 @@ Finds request handlers and tasks (and helpers they call) that write files under 
 `tempfile.gettempdir()`, or a path relative to the working directory:
 `open(path, "w"/"a")`, `Path.write_text`/`write_bytes`, `Path.open("w")`, `DataFrame.to_csv`/
 `to_json`. Paths are followed through local variables and module constants
-(`HISTORY_DIR = "/tmp/chats"`). Caches and downloaded models (paths mentioning `cache`,
-`models`, `huggingface`) are not reported, nor are auto-named temporary files
+(`HISTORY_DIR = "/tmp/chats"`). A path read from an environment variable
+(`os.environ.get("HISTORY_DIR", "./history")`) lands where the deployment sets it: the finding
+names the variable, the manifest line and the mount when a Kubernetes `env:` or compose
+`environment:` puts it on an `emptyDir`, a `tmpfs`, `/tmp` or a folder with no volume, and there
+is no finding when it points at a persistent volume (PVC, named or bind volume). Caches and
+downloaded models (paths mentioning `cache`, `models`, `huggingface`) are not reported, nor are auto-named temporary files
 (`NamedTemporaryFile`, `mkstemp`, a fresh `mkdtemp()` folder) used for one request.
 
 ## Why is this bad?
@@ -37,7 +41,8 @@ from typing import Iterator
 
 from autogen_doctor.scan.findings import Finding, Severity
 from autogen_doctor.scan.registry import rule
-from autogen_doctor.scan.flow.paths import classify, describe
+from autogen_doctor.scan.deploy.envpaths import EPHEMERAL, PERSISTENT, env_placement, has_env
+from autogen_doctor.scan.flow.paths import classify, describe, env_names
 from autogen_doctor.scan.rules._support import request_trace, analysis, make_finding, via
 
 _OPEN_CALLS = frozenset({"builtins.open", "io.open", "codecs.open", "aiofiles.open", "anyio.open_file"})
@@ -53,6 +58,7 @@ def _is_write_mode(mode) -> bool:
 def check(project) -> Iterator[Finding]:
     state = analysis(project)
     resolver = state.resolver
+    deployment_env = has_env(project)
     for ref, module, function, reach in state.entry_points.request_functions():
         for call in function.calls:
             method = call.method
@@ -75,6 +81,24 @@ def check(project) -> Iterator[Finding]:
             if path is None:
                 continue
             found = classify(resolver, module, function, path, arguments=state.flow.argument_values)
+            placement = None
+            if deployment_env:
+                names = env_names(resolver, module, function, path, arguments=state.flow.argument_values)
+                placement = env_placement(project, names) if names else None
+            if placement is not None and placement.verdict == PERSISTENT:
+                continue  # the deployment puts this path on a volume that outlives the pod
+            if placement is not None and placement.verdict == EPHEMERAL:
+                yield make_finding(
+                    "AD301", Severity.WARNING, module, call.line, call.col,
+                    f"`{call.func}` writes under {placement.describe()}, on a request path ({via(reach)}); other "
+                    f"replicas cannot see it and a restart loses it",
+                    symbol=call.func, end_line=call.end_line, end_col=call.end_col,
+                    trace=request_trace(state, reach, module, call.line, f"writes with `{call.func}`",
+                                        *placement.steps()),
+                    fix=(f"Store the session's data in a shared service (Redis, a database, object storage) keyed by "
+                         f"session id, or point `${placement.setting.name}` at a volume every replica mounts (a "
+                         f"persistentVolumeClaim or named volume, not `emptyDir`, `tmpfs` or `/tmp`)."))
+                continue
             if found is None:
                 continue
             yield make_finding(

@@ -32,7 +32,8 @@ from typing import Iterator
 
 from autogen_doctor.scan.findings import Finding, Severity
 from autogen_doctor.scan.registry import rule
-from autogen_doctor.scan.flow.paths import RELATIVE, classify, classify_string, describe
+from autogen_doctor.scan.deploy.envpaths import EPHEMERAL, PERSISTENT, env_placement, has_env
+from autogen_doctor.scan.flow.paths import RELATIVE, classify, classify_string, describe, env_names
 from autogen_doctor.scan.rules._support import analysis, make_finding
 
 _SQLITE = frozenset({"sqlite3.connect", "aiosqlite.connect", "sqlite3.dbapi2.connect"})
@@ -63,6 +64,7 @@ def _sqlite_url(text: str) -> tuple[str, str] | None:
 def check(project) -> Iterator[Finding]:
     state = analysis(project)
     resolver = state.resolver
+    deployment_env = has_env(project)
     for key, module in project.modules.items():
         if state.entry_points.is_one_off_script(key):
             continue
@@ -78,23 +80,29 @@ def check(project) -> Iterator[Finding]:
                 canonical = resolver.canonical(module, scope, call.func)
                 found = None
                 what = call.func
+                seen_paths: list = []  # path expressions looked at, to ask the deployment about their env vars
+
+                def classify_noting(target, seen_paths=seen_paths, module=module, scope=scope):
+                    seen_paths.append(target)
+                    return classify(resolver, module, scope, target)
+
                 if canonical in _SQLITE or canonical in _FILE_DBS:
                     target = call.arg(0, "database" if canonical in _SQLITE else "filename")
                     if target is not None and target.kind == "str" and target.text == ":memory:":
                         found = ("memory", ":memory:")
                     else:
-                        found = classify(resolver, module, scope, target)
+                        found = classify_noting(target)
                 elif canonical in _ENGINES:
                     url = call.arg(0, "url")
                     if url is not None and url.kind == "str" and url.text:
                         found = _sqlite_url(url.text)
                 elif canonical.startswith("chromadb.") and last == "PersistentClient":
                     target = call.arg(0, "path")
-                    found = (RELATIVE, "./chroma (default)") if target is None else classify(resolver, module, scope, target)
+                    found = (RELATIVE, "./chroma (default)") if target is None else classify_noting(target)
                 elif last == "Chroma" and canonical.startswith(("langchain", "langchain_chroma", "langchain_community")):
-                    found = classify(resolver, module, scope, call.kwarg("persist_directory"))
+                    found = classify_noting(call.kwarg("persist_directory"))
                 elif last == "save_local" and call.args:
-                    found = classify(resolver, module, scope, call.args[0])
+                    found = classify_noting(call.args[0])
                 elif last == "ChromaDBVectorMemory" and canonical.startswith("autogen_ext"):
                     config = call.arg(0, "config")
                     candidates = [config] if config is not None else []
@@ -107,11 +115,28 @@ def check(project) -> Iterator[Finding]:
                         if candidate.kind == "call" and candidate.dotted.endswith("PersistentChromaDBVectorMemoryConfig"):
                             path = candidate.kwarg("persistence_path")
                             found = (RELATIVE, "./chroma_db (default persistence_path)") if path is None else \
-                                classify(resolver, module, scope, path)
+                                classify_noting(path)
                 elif last == "Teachability" and canonical.split(".", 1)[0] in ("autogen", "ag2"):
                     path = call.kwarg("path_to_db_dir")
                     found = (RELATIVE, "./tmp/teachable_agent_db (default)") if path is None else \
-                        classify(resolver, module, scope, path)
+                        classify_noting(path)
+                placement = None
+                if deployment_env:
+                    for target in seen_paths:
+                        names = env_names(resolver, module, scope, target, arguments=state.flow.argument_values)
+                        placement = env_placement(project, names) if names else None
+                        if placement is not None:
+                            break
+                if placement is not None and placement.verdict == PERSISTENT:
+                    continue  # the deployment puts this file on a volume that outlives the pod
+                if placement is not None and placement.verdict == EPHEMERAL:
+                    yield make_finding(
+                        "AD302", Severity.WARNING, module, call.line, call.col,
+                        f"`{what}` stores data under {placement.describe()}; replicas do not share it and a "
+                        f"restart loses it", symbol=what, end_line=call.end_line, end_col=call.end_col,
+                        trace=(state.flow.step(module, call.line, f"opens `{what}`"), *placement.steps()),
+                        fix=_FIX)
+                    continue
                 if found is None:
                     continue
                 where_text = ("an in-memory database (one per process)" if found[0] == "memory" else describe(found))
