@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from autogen_doctor.scan.deploy.commands import EnvVar, Word, launches_in_words
 from autogen_doctor.scan.deploy.facts import DOCKERFILE, ContainerFacts, DeployFile, ImageCommand, ScalingFact
-from autogen_doctor.scan.deploy.kubernetes import is_infrastructure_image
+from autogen_doctor.scan.deploy.names import is_infrastructure_image
 
 if TYPE_CHECKING:
     from autogen_doctor.scan.project import Project

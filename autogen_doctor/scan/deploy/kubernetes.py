@@ -21,6 +21,7 @@ from autogen_doctor.scan.deploy.commands import (
     scope_facts,
     split_shell,
 )
+from autogen_doctor.scan.deploy.names import is_infrastructure_image  # noqa: F401 (re-exported)
 from autogen_doctor.scan.deploy.facts import (
     KUBERNETES_AUTOSCALER,
     KUBERNETES_EMPTYDIR,
@@ -50,24 +51,6 @@ _PERSISTENT_VOLUME_KEYS = frozenset({"persistentVolumeClaim", "hostPath", "nfs",
                                      "gcePersistentDisk", "azureDisk", "azureFile", "cephfs", "rbd", "glusterfs",
                                      "iscsi", "fc", "cinder", "portworxVolume", "vsphereVolume"})
 _SCRATCH_PREFIXES = ("/tmp", "/var/tmp", "/run", "/var/run", "/dev/shm", "/var/log", "/var/cache")
-
-
-# Images of stores, proxies and observability tools: replicas of these do not split the Python
-# service's memory, so their replica counts are not evidence of scaling (their storage still is).
-_INFRASTRUCTURE_IMAGES = frozenset({
-    "redis", "redis-stack", "redis-stack-server", "valkey", "keydb", "dragonfly", "memcached", "postgres",
-    "postgresql", "postgis", "pgvector", "mysql", "mariadb", "mongo", "mongodb", "cassandra", "elasticsearch",
-    "opensearch", "rabbitmq", "kafka", "zookeeper", "nats", "etcd", "consul", "vault", "minio", "nginx",
-    "nginx-unprivileged", "traefik", "haproxy", "envoy", "caddy", "prometheus", "grafana", "jaeger",
-    "opentelemetry-collector", "otel-collector", "fluentd", "fluent-bit", "busybox", "qdrant", "weaviate",
-    "milvus", "chroma", "pgbouncer",
-})
-
-
-def is_infrastructure_image(image: str) -> bool:
-    """`redis:7`, `bitnami/postgresql:16`, `docker.io/library/nginx@sha256:...` and the like."""
-    name = image.split("@", 1)[0].rsplit("/", 1)[-1].split(":", 1)[0].lower()
-    return name in _INFRASTRUCTURE_IMAGES
 
 
 def is_scratch_path(path: str) -> bool:

@@ -73,3 +73,21 @@ def is_deploy_file(path: Path) -> bool:
     if lower.endswith(".sh"):
         return is_start_script(name)
     return is_dockerfile(name) or is_supervisor_config(path)
+
+
+# Images of stores, proxies and observability tools: replicas of these do not split the Python
+# service's memory, so their replica counts are not evidence of scaling (their storage still is).
+_INFRASTRUCTURE_IMAGES = frozenset({
+    "redis", "redis-stack", "redis-stack-server", "valkey", "keydb", "dragonfly", "memcached", "postgres",
+    "postgresql", "postgis", "pgvector", "mysql", "mariadb", "mongo", "mongodb", "cassandra", "elasticsearch",
+    "opensearch", "rabbitmq", "kafka", "zookeeper", "nats", "etcd", "consul", "vault", "minio", "nginx",
+    "nginx-unprivileged", "traefik", "haproxy", "envoy", "caddy", "prometheus", "grafana", "jaeger",
+    "opentelemetry-collector", "otel-collector", "fluentd", "fluent-bit", "busybox", "qdrant", "weaviate",
+    "milvus", "chroma", "pgbouncer",
+})
+
+
+def is_infrastructure_image(image: str) -> bool:
+    """`redis:7`, `bitnami/postgresql:16`, `docker.io/library/nginx@sha256:...` and the like."""
+    name = image.split("@", 1)[0].rsplit("/", 1)[-1].split(":", 1)[0].lower()
+    return name in _INFRASTRUCTURE_IMAGES
