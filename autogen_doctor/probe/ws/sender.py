@@ -25,10 +25,10 @@ from autogen_doctor.probe.options import ProbeOptions
 from autogen_doctor.probe.os_identity import identify_connection, parse_address
 from autogen_doctor.probe.plan import CODEWORD_PATTERN, Plan, SessionPlan, TurnPlan
 from autogen_doctor.probe.redact import redact_body, redact_headers, redact_url
-from autogen_doctor.probe.send import REPLY_TEXT_LIMIT, ProgressHook, Sender
+from autogen_doctor.probe.send import REPLY_TEXT_LIMIT, ProgressHook, Sender, tls_verify
 from autogen_doctor.probe.transcript import Backend, TurnRecord
 from autogen_doctor.probe.ws.channel import (USER_AGENT, AckRequested, Channel, ChannelError, Frame, close_info,
-                                             open_channel, proxy_for)
+                                             open_channel, proxy_for, tls_context)
 from autogen_doctor.probe.ws.options import WsOptions
 from autogen_doctor.probe.ws.rules import first_match
 from autogen_doctor.probe.ws.setup import Setup, make_setup
@@ -97,6 +97,8 @@ class WsSender(Sender):
         self.setup: Setup | None = make_setup(self.ws.setup, url, options) if self.ws.setup else None
         self.connections_opened = 0
         self.proxy = proxy_for(url)
+        # wss:// honours --insecure and --ca-bundle as https:// does; made once per run.
+        self.tls = tls_context(tls_verify(options)) if url.lower().startswith("wss:") else None
         self.os_notes: list[str] = []  # why the OS could not name a worker, once each
         # Secrets sent in frames (a start/auth/body template with a secret-named key) are
         # scrubbed from echoes as the HTTP body's are.
@@ -111,7 +113,7 @@ class WsSender(Sender):
         if self.setup is None:
             return contextlib.nullcontext()
         return httpx.AsyncClient(timeout=httpx.Timeout(self.options.timeout), follow_redirects=False,
-                                 headers=dict(self.options.headers))
+                                 headers=dict(self.options.headers), verify=tls_verify(self.options))
 
     # --- connections ---------------------------------------------------------------------------
     async def _open(self, client: httpx.AsyncClient, session: SessionPlan, held: _Held, cookies: httpx.Cookies) -> None:
@@ -128,7 +130,8 @@ class WsSender(Sender):
         held.url = render_url(self.url, values)
         auth = ws.auth.render(values) if ws.auth is not None else None
         channel = await open_channel(held.url, headers=self.handshake_headers, cookies=cookies, timeout=timeout,
-                                     max_frame=ws.max_frame, framing=ws.framing, auth=auth, proxy=self.proxy)
+                                     max_frame=ws.max_frame, framing=ws.framing, auth=auth, proxy=self.proxy,
+                                     tls=self.tls)
         self.connections_opened += 1
         held.channel = channel
         if self.options.os_identity_root is not None:
@@ -252,7 +255,8 @@ class WsSender(Sender):
                 result.ended_by = f"close:{info['code']}"
                 # A normal close after the reply ends the turn even without a `close` rule: the
                 # service answered and hung up (one connection per message).
-                if ws.close_ends_turn or (replied and info["code"] in (1000, 1001)):
+                # So does one after an error frame: the error is the turn's outcome.
+                if ws.close_ends_turn or ((replied or error_text is not None) and info["code"] in (1000, 1001)):
                     break
                 reason = f" {escape_text(info['reason'])}" if info["reason"] else ""
                 result.error = (f"the server closed the connection (code {info['code']}{reason}) before the "
