@@ -144,7 +144,14 @@ def run_serve(options: "ProbeOptions") -> int:
     from autogen_doctor.probe.command import check_options, run_probe  # imported late: CLI stays fast
 
     counts = _worker_counts(options)
-    check_options(options)  # usage errors before any server starts
+    websocket = getattr(options, "ws", None) is not None  # --preset / --ws-* flags: a WebSocket service
+    # Usage errors before any server starts.
+    if websocket:
+        from autogen_doctor.probe.ws.command import check_ws_options
+
+        check_ws_options(options)
+    else:
+        check_options(options)
     path = _path_part(options)
     fmt = getattr(options, "fmt", None) or getattr(options, "format", None) or "text"
     quiet = bool(getattr(options, "quiet", False))
@@ -174,9 +181,16 @@ def run_serve(options: "ProbeOptions") -> int:
                         identity_headers=identity_headers, on_spawn=spawned.append) as base_url:
                 note(f"serving {workers_label(workers)} on {base_url}; probing {path}")
                 try:
-                    probed = run_probe(_options_for_run(options, workers, base_url + path,
-                                                        served_pid=spawned[0] if spawned else None),
-                                       base_url + path, progress=progress)
+                    served_pid = spawned[0] if spawned else None
+                    if websocket:
+                        from autogen_doctor.probe.ws.command import run_ws_probe
+
+                        target = "ws://" + base_url.split("://", 1)[1] + path
+                        probed = run_ws_probe(_options_for_run(options, workers, target, served_pid=served_pid),
+                                              progress=progress)
+                    else:
+                        probed = run_probe(_options_for_run(options, workers, base_url + path, served_pid=served_pid),
+                                           base_url + path, progress=progress)
                 except UserError as error:  # e.g. every request failed: the other counts still run
                     run.error, run.exit_code = str(error), int(error.exit_code)
                 else:

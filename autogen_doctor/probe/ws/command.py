@@ -191,6 +191,18 @@ def _send(options: ProbeOptions, url: str, progress: bool) -> tuple[Transcript, 
     return transcript, plan.seed, notes
 
 
+def check_ws_options(options: ProbeOptions) -> None:
+    """Every usage error of a WebSocket run that can be found before a connection (or, under
+    --serve, before the service starts)."""
+    # The shared checks, minus the HTTP body and method (frames have their own templates).
+    check_options(dataclasses.replace(options, body=DEFAULT_BODY, method="POST"))
+    if options.reuse_connections:
+        raise UserError("--reuse-connections is for HTTP; over WebSockets use --ws-connection session or N")
+    if options.concurrent_turns and options.ws.turns_per_connection != 1:
+        raise UserError("--concurrent-turns needs --ws-connection turn (a held connection is strictly "
+                        "request -> reply)")
+
+
 def run_ws_probe(options: ProbeOptions, *, progress: bool = False) -> ProbeRun:
     """Probe a ws:// URL (or replay a WebSocket recording) through the shared analysis."""
     from autogen_doctor.probe.analysis import analyse
@@ -200,15 +212,8 @@ def run_ws_probe(options: ProbeOptions, *, progress: bool = False) -> ProbeRun:
         run = run_probe(options)
         explain(run.verdict, run.transcript)
         return run
-    # The shared checks, minus the HTTP body and method (frames have their own templates).
-    check_options(dataclasses.replace(options, body=DEFAULT_BODY, method="POST"))
-    ws = options.ws
-    if options.reuse_connections:
-        raise UserError("--reuse-connections is for HTTP; over WebSockets use --ws-connection session or N")
-    if options.concurrent_turns and ws.turns_per_connection != 1:
-        raise UserError("--concurrent-turns needs --ws-connection turn (a held connection is strictly "
-                        "request -> reply)")
-    url = check_ws_url(options.url, ws.preset)
+    check_ws_options(options)
+    url = check_ws_url(options.url, options.ws.preset)
     transcript, seed, notes = _send(options, url, progress)
     if options.record is not None:
         write_recording(options.record, transcript, seed=seed)
