@@ -146,3 +146,30 @@ def test_a_ws_recording_replays_through_the_ws_explanations(tmp_path):
     replayed = cli("--replay", recording)
     assert live.returncode == replayed.returncode == 1, (live.stderr, replayed.stderr)
     assert "reconnect" in replayed.stdout
+
+
+def test_reply_frames_are_pieces_joined_before_codewords_are_looked_for(tmp_path):
+    """A service that streams its reply in small frames that split every codeword: with
+    --ws-join '' the joined text holds them, recall is complete, and the record says which
+    codewords only the joining showed."""
+    recording = tmp_path / "ws.jsonl"
+    store: dict[str, list[str]] = {}
+
+    async def streaming(ws):
+        message = json.loads(await ws.recv())
+        reply = keyed_memory(store, message["session"], message["text"])
+        for start in range(0, len(reply), 5):
+            await ws.send(json.dumps({"type": "chunk", "text": reply[start:start + 5]}))
+        await ws.send(json.dumps({"type": "done"}))
+        await ws.close(1000)
+
+    with scripted_server(streaming) as url:
+        done = cli(url + "/ws", "--body", BODY, "--ws-until", "type=done", "--reply-path", "text", "--ws-join", "",
+                   "--sessions", 2, "--turns", 3, "--format", "json", "--record", recording)
+    assert done.returncode in (0, 3), done.stderr
+    recall = json.loads(done.stdout)["recall"]
+    assert recall["recalled"] == recall["expected"] == 6
+    records = [json.loads(line) for line in recording.read_text().splitlines()[1:]]
+    later = [record for record in records if record["turn"] > 1]
+    assert all(record["reply_stream"] == "ws-frames" for record in records)
+    assert all(record["joined_codewords"] == record["recalled"] and record["recalled"] for record in later)
