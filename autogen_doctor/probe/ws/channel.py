@@ -183,7 +183,7 @@ async def open_channel(url: str, *, headers: list[tuple[str, str]], cookies: htt
         _keep_cookies(cookies, target, status, response_headers)
         if 300 <= status < 400:
             location = response.headers.get("Location", "?")
-            message = (f"HTTP {status} redirect to {redact_url(location)} not followed "
+            message = (f"HTTP {status} redirect to {escape_text(redact_url(location))} not followed "
                        "(the probe sends only to the URL it was given)")
         elif status == 101:
             message = "HTTP 101 without a valid WebSocket upgrade"

@@ -218,7 +218,7 @@ def run_ws_probe(options: ProbeOptions, *, progress: bool = False) -> ProbeRun:
     if options.record is not None:
         write_recording(options.record, transcript, seed=seed)
     if transcript.records and not any(record.ok for record in transcript.records):
-        raise UserError(f"every turn to {transcript.url} failed: {_failure_summary(transcript.records)}")
+        raise UserError(f"every turn to {escape_text(transcript.url)} failed: {_failure_summary(transcript.records)}")
     verdict = analyse(transcript)
     verdict.notes.extend(notes)
     explain(verdict, transcript)
