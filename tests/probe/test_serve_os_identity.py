@@ -62,3 +62,24 @@ def test_serve_session_map_shows_pids_not_question_marks(tmp_path):
     assert len(workers) == 3
     assert any(str(pid) in out for pid in workers)
     assert "identity from os /proc" in out
+
+
+@needs_proc
+def test_when_the_os_names_no_worker_the_report_says_why():
+    """The OS is asked about a process tree that does not hold the service's sockets (a `sleep`
+    standing in for a server behind a proxy): no PID is invented, and a note gives the reason."""
+    from autogen_doctor.probe.command import run_probe
+    from autogen_doctor.probe.options import ProbeOptions
+    from support.services import uvicorn_service
+
+    bystander = subprocess.Popen(["sleep", "60"])
+    try:
+        with uvicorn_service("plain_dict_app:api", workers=1, app_dir=TARGETS) as service:
+            run = run_probe(ProbeOptions(url=service.url + "/chat", sessions=2, turns=2, seed=1, quiet=True,
+                                         os_identity_root=bystander.pid))
+    finally:
+        bystander.kill()
+        bystander.wait()
+    assert all(record.backend.pid is None for record in run.transcript.records)
+    assert run.transcript.identity_source is None
+    assert run.note and "the OS could not name a worker" in run.note and f"pid {bystander.pid}" in run.note

@@ -186,8 +186,7 @@ def _send(options: ProbeOptions, url: str, progress: bool) -> tuple[Transcript, 
         codewords_by_session=dict(sorted(sender.codewords_by_session.items(), key=lambda item: order[item[0]])),
         transport="ws", ws_connection=options.ws.connection_label,
     )
-    notes = (list(options.ws.notes) + [f"the OS could not name a worker: {escape_text(reason)}"
-                                       for reason in sender.os_notes] + sender.notes())
+    notes = list(options.ws.notes) + sender.notes()  # the OS's reasons included, when it named no worker
     return transcript, plan.seed, notes
 
 
