@@ -135,17 +135,21 @@ def probe_command(
         ready_timeout=ready_timeout, insecure=insecure, ca_bundle=ca_bundle,
     )
     if serve is not None:
-        if ws_flags.given or is_ws_url(url):
-            raise UserError("--serve does not drive WebSocket services yet: start the service yourself and "
-                            "probe its ws:// URL")
+        if is_ws_url(url):
+            raise UserError("with --serve, give the endpoint as a path (e.g. /ws/chat) and select WebSocket "
+                            "with --preset or the --ws-* flags, not a full ws:// URL")
+        if ws_flags.given:  # a WebSocket service: the path is probed as ws://127.0.0.1:PORT/PATH
+            options.ws = build_ws_options(ws_flags, body=body, reply_path=reply_path)
+            options.reply_path = options.ws.reply_path
         if replay is not None:
             raise UserError("--serve and --replay cannot be used together")
         if port is not None and not 0 <= port <= 65535:  # 0: let the kernel choose, as without --port
             raise UserError(f"--port must be between 1 and 65535, got {port}")
         from autogen_doctor.probe.serve import run_serve
+        from autogen_doctor.probe.ws.presets import PRESETS
 
         if not options.url:
-            options.url = "/chat"
+            options.url = (PRESETS[preset]["path"] if options.ws is not None and preset in PRESETS else "/chat")
         raise typer.Exit(run_serve(options))
     if url is None and replay is None:
         raise UserError("a URL is required (or --replay FILE.jsonl, or --serve CMD)")

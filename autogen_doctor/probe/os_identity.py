@@ -174,13 +174,18 @@ def parse_address(text: str) -> Address | None:
     return host.strip("[]"), int(port)
 
 
-def pid_of_http_response(response: object, root_pid: int, proc: Path = PROC) -> int | None:
+def identify_http_response(response: object, root_pid: int, proc: Path = PROC) -> OsIdentity:
     """The served worker holding an httpx response's connection, asked while the response is
-    still open (read from httpcore's network stream; None when the client exposes no stream)."""
+    still open (read from httpcore's network stream), with the reason when there is none."""
     stream = getattr(response, "extensions", {}).get("network_stream")
     if stream is None:
-        return None
+        return OsIdentity(None, "none", "the HTTP client exposes no connection to look up")
     client, server = stream.get_extra_info("client_addr"), stream.get_extra_info("server_addr")
     if not client or not server:
-        return None
-    return identify_connection(tuple(client[:2]), tuple(server[:2]), root_pid, proc).pid
+        return OsIdentity(None, "none", "the connection's addresses are unknown")
+    return identify_connection(tuple(client[:2]), tuple(server[:2]), root_pid, proc)
+
+
+def pid_of_http_response(response: object, root_pid: int, proc: Path = PROC) -> int | None:
+    """The PID of `identify_http_response`, or None."""
+    return identify_http_response(response, root_pid, proc).pid

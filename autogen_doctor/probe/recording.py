@@ -77,7 +77,7 @@ def _loads(line: str) -> Any:
         raise ValueError(error.msg) from None
 
 
-def _read_regular_file(path: Path) -> str:
+def read_regular_file(path: Path) -> str:
     """The text of a regular file of at most MAX_RECORDING_BYTES; a one-line UserError otherwise.
 
     Opened without blocking (a FIFO would wait for a writer forever) and checked to be a regular
@@ -150,7 +150,7 @@ def _check_record(data: Any, where: str, turns: int) -> TurnRecord:
 
 def read_recording(path: Path) -> tuple[Transcript, dict[str, Any]]:
     """The transcript of a recording and its raw header; one-line UserError when malformed."""
-    text = _read_regular_file(Path(path))
+    text = read_regular_file(Path(path))
     shown = escape_text(path)
     lines = [(number, line) for number, line in enumerate(text.splitlines(), 1) if line.strip()]
     if not lines:

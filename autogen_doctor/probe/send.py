@@ -135,6 +135,7 @@ class Sender:
         self.path_found = {flag: 0 for flag in ("--pid-path", "--pod-path") if getattr(options, flag[2:].replace("-", "_"))}
         self.sample_documents: list[Any] = []
         self.ok_replies = 0
+        self.os_notes: list[str] = []  # --serve: why the OS could not name a worker, once each
         self.base_headers = [("User-Agent", USER_AGENT), ("Content-Type", "application/json"),
                              ("Accept", "application/json, text/event-stream, application/x-ndjson, text/plain, */*"),
                              ("Accept-Encoding", ACCEPT_ENCODING)]
@@ -152,9 +153,12 @@ class Sender:
         response = await client.send(request, stream=True)
         os_pid = None
         if self.options.os_identity_root is not None:  # asked while the connection is open
-            from autogen_doctor.probe.os_identity import pid_of_http_response
+            from autogen_doctor.probe.os_identity import identify_http_response
 
-            os_pid = pid_of_http_response(response, self.options.os_identity_root)
+            found = identify_http_response(response, self.options.os_identity_root)
+            os_pid = found.pid
+            if found.pid is None and found.reason and found.reason not in self.os_notes:
+                self.os_notes.append(found.reason)
         too_large = f"reply larger than {MAX_REPLY_BYTES // (1024 * 1024)} MiB"
         try:
             try:
@@ -329,6 +333,9 @@ class Sender:
                 path = getattr(self.options, flag[2:].replace("-", "_"))
                 found.append(f"{flag} '{escape_text(path)}' matched nothing in any of {self.ok_replies} replies "
                              f"({escape_text(describe_keys(self.sample_documents))})")
+        # Only when the OS named no worker at all: a reply that raced its connection's close is no news.
+        if self.os_notes and not any("os" in source.split(",")[-1] for source in self.identity_sources):
+            found.extend(f"the OS could not name a worker: {escape_text(reason)}" for reason in self.os_notes[:2])
         return found
 
     async def run_session(self, client: httpx.AsyncClient, session: SessionPlan,

@@ -65,6 +65,7 @@ def served(
     stop_grace_s: float = DEFAULT_STOP_GRACE_S,
     notify: Callable[[str], None] | None = None,
     identity_headers: Sequence[str] = (),
+    on_spawn: Callable[[int], None] | None = None,
 ) -> Iterator[str]:
     """Run a server command with `workers` workers on 127.0.0.1 until the block ends.
 
@@ -75,6 +76,8 @@ def served(
     of the server's log) if it exits early or does not answer within `ready_timeout_s`.
     `identity_headers` adds response headers that name a worker to the contract's common ones
     (used to see every worker come up; `notify` receives notes such as a worker that never did).
+    `on_spawn` receives the served process's PID as soon as it starts (the root of the process
+    tree whose workers the OS can name, see `os_identity`).
     """
     say = notify or (lambda _message: None)
     chosen_port = port or free_port()
@@ -92,6 +95,8 @@ def served(
                 process = spawn_group(adapted.argv, cwd=cwd, env=full_env, log=log_file)
             except OSError as error:
                 raise UserError(f"--serve cannot start {adapted.argv[0]!r}: {error.strerror or error}") from error
+            if on_spawn is not None:
+                on_spawn(process.pid)
             try:
                 deadline = time.monotonic() + ready_timeout_s
                 _wait_until_answering(process, base_url, workers, deadline, log_path, adapted.display)
@@ -139,7 +144,14 @@ def run_serve(options: "ProbeOptions") -> int:
     from autogen_doctor.probe.command import check_options, run_probe  # imported late: CLI stays fast
 
     counts = _worker_counts(options)
-    check_options(options)  # usage errors before any server starts
+    websocket = getattr(options, "ws", None) is not None  # --preset / --ws-* flags: a WebSocket service
+    # Usage errors before any server starts.
+    if websocket:
+        from autogen_doctor.probe.ws.command import check_ws_options
+
+        check_ws_options(options)
+    else:
+        check_options(options)
     path = _path_part(options)
     fmt = getattr(options, "fmt", None) or getattr(options, "format", None) or "text"
     quiet = bool(getattr(options, "quiet", False))
@@ -162,14 +174,23 @@ def run_serve(options: "ProbeOptions") -> int:
     for workers in counts:
         # The command as every report shows it: environment secrets and URL credentials redacted.
         run = ServedRun(workers=workers, command=redact_assignments(command))
+        spawned: list[int] = []
         try:
             with served(command, workers, port=getattr(options, "port", None),
                         ready_timeout_s=ready_timeout, notify=note,
-                        identity_headers=identity_headers) as base_url:
+                        identity_headers=identity_headers, on_spawn=spawned.append) as base_url:
                 note(f"serving {workers_label(workers)} on {base_url}; probing {path}")
                 try:
-                    probed = run_probe(_options_for_run(options, workers, base_url + path),
-                                       base_url + path, progress=progress)
+                    served_pid = spawned[0] if spawned else None
+                    if websocket:
+                        from autogen_doctor.probe.ws.command import run_ws_probe
+
+                        target = "ws://" + base_url.split("://", 1)[1] + path
+                        probed = run_ws_probe(_options_for_run(options, workers, target, served_pid=served_pid),
+                                              progress=progress)
+                    else:
+                        probed = run_probe(_options_for_run(options, workers, base_url + path, served_pid=served_pid),
+                                           base_url + path, progress=progress)
                 except UserError as error:  # e.g. every request failed: the other counts still run
                     run.error, run.exit_code = str(error), int(error.exit_code)
                 else:
@@ -212,12 +233,16 @@ def _check_serve_outputs(options: "ProbeOptions", counts: list[int], fmt: str) -
     check_output_paths(options, names)
 
 
-def _options_for_run(options: Any, workers: int, url: str) -> Any:
-    """Per-run copy of the options: this run's URL and a --record file per worker count."""
+def _options_for_run(options: Any, workers: int, url: str, *, served_pid: int | None = None) -> Any:
+    """Per-run copy of the options: this run's URL, a --record file per worker count, and the
+    served process's PID, so that the OS names the worker of every reply when the service itself
+    does not (no autogen_doctor.middleware, no --pid-header/--pid-path match)."""
     if not dataclasses.is_dataclass(options):
         return options
     changes: dict[str, Any] = {}
     names = {item.name for item in dataclasses.fields(options)}
+    if "os_identity_root" in names and served_pid is not None:
+        changes["os_identity_root"] = served_pid
     if "url" in names:
         changes["url"] = url
     if "record" in names and getattr(options, "record", None):

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from autogen_doctor.exit_codes import ExitCode
+from autogen_doctor.probe.os_identity import identity_kind
 from autogen_doctor.probe.transcript import Backend
 
 PASS = "pass"
@@ -148,6 +149,8 @@ class Verdict:
             "reason": self.reason,
             "retries": self.retries,
             "identity_source": self.identity_source,
+            # The kind of that source: header, body, os (--serve asked the OS) or none.
+            "identity": identity_kind(self.identity_source),
             "checks": {kind: dict(counts) for kind, counts in self.checks.items()},
             "notes": list(self.notes),
             "linked_findings": [dict(item) for item in self.linked_findings],

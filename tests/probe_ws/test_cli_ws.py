@@ -57,6 +57,11 @@ def test_unreachable_ws_url_is_one_line():
                               "--retries", "0"), "connection refused")
 
 
-def test_serve_with_websocket_flags_is_a_clear_refusal():
-    assert_one_line_error(cli("/ws/chat", "--serve", "uvicorn app:api", "--preset", "agentchat-team"),
-                          "--serve does not drive WebSocket services yet")
+def test_serve_with_websocket_flags_checks_them_before_starting_anything():
+    # The module does not exist: had the server been started, the error would be its log.
+    assert_one_line_error(cli("/ws/chat", "--serve", "uvicorn no_such_module:app", "--preset", "agentchat-team",
+                              "--ws-connection", "banana"), "--ws-connection must be")
+    assert_one_line_error(cli("/ws/chat", "--serve", "uvicorn no_such_module:app", "--preset", "agentchat-team",
+                              "--reuse-connections"), "--reuse-connections is for HTTP")
+    assert_one_line_error(cli("ws://127.0.0.1:9/ws/chat", "--serve", "uvicorn no_such_module:app"),
+                          "give the endpoint as a path")

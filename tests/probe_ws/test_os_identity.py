@@ -171,3 +171,42 @@ def test_http_probe_with_os_identity_shows_real_pids_for_an_uninstrumented_servi
     seen = {record.backend.pid for record in run.transcript.records}
     assert None not in seen and seen <= worker_pids and len(seen) >= 2
     assert run.transcript.identity_source == "os /proc"
+
+
+@needs_proc
+def test_serve_drives_an_uninstrumented_websocket_service_and_the_os_names_its_workers(tmp_path):
+    """`probe --serve CMD /ws/{session} --preset agentchat-team --workers 1,3`: the preset selects
+    WebSocket, the probe starts the service, and the OS names the worker of every connection."""
+    import os
+    import subprocess
+    import sys
+
+    from serve_targets.processes import MARKER_NAME, new_marker, wait_until_gone
+
+    (tmp_path / "dict_app.py").write_text(DICT_APP)
+    marker = new_marker()
+    command = f"uvicorn dict_app:api --app-dir {tmp_path} --log-level warning"
+    cli = subprocess.Popen([sys.executable, "-m", "autogen_doctor", "probe", "/ws/{session}", "--serve", command,
+                            "--workers", "1,3", "--preset", "agentchat-team", "--sessions", "6", "--turns", "4",
+                            "--seed", "3", "--format", "json"],
+                           env={**os.environ, MARKER_NAME: marker}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           text=True)
+    out, err = cli.communicate(timeout=180)
+    assert wait_until_gone(marker, timeout_s=5) == []
+    assert cli.returncode == 1, err
+    runs = {run["workers"]: run["result"] for run in json.loads(out)["runs"]}
+    assert runs[1]["verdict"] == "inconclusive" and runs[1]["identity"] == "os"
+    assert runs[3]["verdict"] == "state-loss" and runs[3]["cause"] == "process-local-state", runs[3]["reason"]
+    assert runs[3]["identity"] == "os" and runs[3]["url"].startswith("ws://127.0.0.1:")
+    pids = {row["pid"] for row in runs[3]["backends"]}
+    assert None not in pids and len(pids) >= 2
+
+
+def test_serve_refuses_a_full_ws_url(tmp_path):
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "autogen_doctor", "probe", "ws://127.0.0.1:9/ws", "--serve",
+                           "uvicorn app:api"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "give the endpoint as a path" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1

@@ -20,10 +20,11 @@ Handler = Callable[[Any], Awaitable[None]]
 
 @contextlib.contextmanager
 def scripted_server(handler: Handler, *, pid: str | None = "4242", process_request=None,
-                    max_size: int | None = 2**20) -> Iterator[str]:
+                    max_size: int | None = 2**20, tls=None) -> Iterator[str]:
     """Serve `handler` on a free loopback port until the block ends; yields ws://127.0.0.1:PORT.
 
     With `pid`, every handshake answer carries X-Backend-Pid (one backend, as one process is).
+    With `tls` (a server SSLContext) it serves wss:// and yields wss://127.0.0.1:PORT.
     """
     loop = asyncio.new_event_loop()
     started = threading.Event()
@@ -36,7 +37,7 @@ def scripted_server(handler: Handler, *, pid: str | None = "4242", process_reque
 
     async def main() -> None:
         async with serve(handler, "127.0.0.1", 0, process_request=process_request,
-                         process_response=add_identity, max_size=max_size) as server:
+                         process_response=add_identity, max_size=max_size, ssl=tls) as server:
             box["port"] = server.sockets[0].getsockname()[1]
             box["stop"] = asyncio.Event()
             started.set()
@@ -50,7 +51,7 @@ def scripted_server(handler: Handler, *, pid: str | None = "4242", process_reque
     thread.start()
     assert started.wait(10), "scripted server did not start"
     try:
-        yield f"ws://127.0.0.1:{box['port']}"
+        yield f"{'wss' if tls is not None else 'ws'}://127.0.0.1:{box['port']}"
     finally:
         loop.call_soon_threadsafe(box["stop"].set)
         thread.join(10)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -127,6 +128,19 @@ def _address(pair: Any) -> str:
     return ""
 
 
+def tls_context(verify: ssl.SSLContext | bool) -> ssl.SSLContext | None:
+    """The SSL context for wss:// from the HTTP path's `tls_verify` answer: --ca-bundle's context,
+    no verification for --insecure, None (the library's default, the system's CAs) otherwise."""
+    if isinstance(verify, ssl.SSLContext):
+        return verify
+    if verify is False:
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        return context
+    return None
+
+
 def proxy_for(url: str) -> str | None:
     """The proxy the environment names for this URL (as httpx and `websockets` read it), or None.
 
@@ -143,8 +157,13 @@ def proxy_for(url: str) -> str | None:
 
 
 async def open_channel(url: str, *, headers: list[tuple[str, str]], cookies: httpx.Cookies, timeout: float,
-                       max_frame: int, framing: str, auth: str | None, proxy: str | None = None) -> Channel:
-    """Open the connection (and the Socket.IO session); ChannelError with a one-line reason."""
+                       max_frame: int, framing: str, auth: str | None, proxy: str | None = None,
+                       tls: ssl.SSLContext | None = None) -> Channel:
+    """Open the connection (and the Socket.IO session); ChannelError with a one-line reason.
+
+    `tls` verifies wss:// servers (--insecure / --ca-bundle, see `tls_context`); None uses the
+    system's certificate authorities.
+    """
     target = socketio.socketio_url(url) if framing == "socketio" else url
     sent_headers = list(headers)
     if cookies:
@@ -155,7 +174,8 @@ async def open_channel(url: str, *, headers: list[tuple[str, str]], cookies: htt
     try:
         connection = await _NoRedirectConnect(
             target, additional_headers=sent_headers, user_agent_header=None, open_timeout=timeout,
-            close_timeout=min(2.0, timeout), ping_interval=None, max_size=max_frame, proxy=proxy)
+            close_timeout=min(2.0, timeout), ping_interval=None, max_size=max_frame, proxy=proxy,
+            **({"ssl": tls} if tls is not None and target.lower().startswith("wss:") else {}))
     except InvalidStatus as error:
         response = error.response
         status = response.status_code
@@ -163,7 +183,7 @@ async def open_channel(url: str, *, headers: list[tuple[str, str]], cookies: htt
         _keep_cookies(cookies, target, status, response_headers)
         if 300 <= status < 400:
             location = response.headers.get("Location", "?")
-            message = (f"HTTP {status} redirect to {redact_url(location)} not followed "
+            message = (f"HTTP {status} redirect to {escape_text(redact_url(location))} not followed "
                        "(the probe sends only to the URL it was given)")
         elif status == 101:
             message = "HTTP 101 without a valid WebSocket upgrade"
@@ -171,9 +191,10 @@ async def open_channel(url: str, *, headers: list[tuple[str, str]], cookies: htt
             message = f"HTTP {status}: the WebSocket handshake was refused"
         raise ChannelError(message, status=status, headers=response_headers, retryable=status >= 500) from None
     except InvalidURI as error:
-        raise ChannelError(f"invalid WebSocket URL: {error}") from None
+        raise ChannelError(f"invalid WebSocket URL: {escape_text(error)}") from None
     except InvalidHandshake as error:
-        raise ChannelError(f"not a WebSocket endpoint: {error}", retryable=True, unreachable=True) from None
+        raise ChannelError(f"not a WebSocket endpoint: {escape_text(error)}", retryable=True,
+                           unreachable=True) from None
     except TimeoutError:
         raise ChannelError(f"the WebSocket handshake did not finish within {timeout:g}s (timed out)",
                            retryable=True, unreachable=True) from None

@@ -14,7 +14,7 @@ from autogen_doctor.exit_codes import UserError
 from autogen_doctor.probe.command import ProbeRun, _failure_summary, _live_progress, check_options
 from autogen_doctor.probe.options import DEFAULT_BODY, ProbeOptions
 from autogen_doctor.probe.plan import make_plan
-from autogen_doctor.probe.recording import write_recording
+from autogen_doctor.probe.recording import read_regular_file, write_recording
 from autogen_doctor.probe.redact import redact_url
 from autogen_doctor.probe.send import Unreachable
 from autogen_doctor.probe.transcript import Transcript, TurnRecord
@@ -22,6 +22,7 @@ from autogen_doctor.probe.verdict import (EVIDENCE_CAP, INCONCLUSIVE, NOT_REHYDR
                                           STATE_LOSS, Verdict)
 from autogen_doctor.probe.ws import WS_SCHEMES
 from autogen_doctor.probe.ws.presets import PRESETS
+from autogen_doctor.textsafe import escape_text
 
 TIED_TO_CONNECTION = ("the conversation is tied to the WebSocket connection: it is lost on every reconnect "
                       "(a page reload, a dropped connection, a deploy), whichever backend the new connection "
@@ -32,11 +33,19 @@ HELD_CANNOT_SHOW = ("each session held one WebSocket, and a WebSocket stays on t
 
 
 def is_ws_recording(path: Path) -> bool:
-    """True when a recording's run header says it was made over WebSockets."""
+    """True when a recording's run header says it was made over WebSockets.
+
+    Read with the replay's own reader (regular files only, bounded, never blocking on a FIFO or
+    a device): a file it refuses is left to `--replay` to refuse with its one-line error.
+    """
     try:
-        with open(path, encoding="utf-8") as handle:
-            header = json.loads(handle.readline() or "{}")
-    except (OSError, ValueError, UnicodeDecodeError):
+        text = read_regular_file(path)
+    except UserError:
+        return False
+    first = text.split("\n", 1)[0]
+    try:
+        header = json.loads(first or "{}")
+    except (ValueError, RecursionError):
         return False
     return isinstance(header, dict) and header.get("transport") == "ws"
 
@@ -50,9 +59,9 @@ def check_ws_url(url: str | None, preset: str | None) -> str:
         hostname = parts.hostname
         parts.port  # noqa: B018 - raises ValueError on a bad port
     except ValueError:
-        raise UserError(f"URL must look like ws://host[:port]/path, got {url!r}") from None
+        raise UserError(f"URL must look like ws://host[:port]/path, got '{escape_text(redact_url(url))}'") from None
     if parts.scheme.lower() not in WS_SCHEMES or not hostname:
-        raise UserError(f"URL must look like ws://host[:port]/path, got {url!r}")
+        raise UserError(f"URL must look like ws://host[:port]/path, got '{escape_text(redact_url(url))}'")
     if parts.path in ("", "/") and preset is not None:
         path = PRESETS[preset]["path"]
         url = urlunsplit((parts.scheme, parts.netloc, path, parts.query, ""))
@@ -166,17 +175,31 @@ def _send(options: ProbeOptions, url: str, progress: bool) -> tuple[Transcript, 
         try:
             records, identity_source = asyncio.run(sender.run())
         except Unreachable as error:
-            raise UserError(f"cannot reach {redact_url(url)}: {error}") from None
-    order = {session.session: index for index, session in enumerate(plan.sessions)}
+            raise UserError(f"cannot reach {escape_text(redact_url(url))}: {escape_text(error)}") from None
+    # The plan is lazy: only the sessions the sender started exist, in the order it started them.
+    order = sender.session_order
     records.sort(key=lambda record: (order[record.session], record.turn))
     transcript = Transcript(
         url=redact_url(url), sessions=options.sessions, turns=options.turns, records=records,
         concurrent_turns=options.concurrent_turns, identity_source=identity_source,
-        duration_s=round(time.perf_counter() - started, 3), codewords_by_session=plan.codewords_by_session,
+        duration_s=round(time.perf_counter() - started, 3),
+        codewords_by_session=dict(sorted(sender.codewords_by_session.items(), key=lambda item: order[item[0]])),
         transport="ws", ws_connection=options.ws.connection_label,
     )
-    notes = list(options.ws.notes) + [f"the OS could not name a worker: {reason}" for reason in sender.os_notes]
+    notes = list(options.ws.notes) + sender.notes()  # the OS's reasons included, when it named no worker
     return transcript, plan.seed, notes
+
+
+def check_ws_options(options: ProbeOptions) -> None:
+    """Every usage error of a WebSocket run that can be found before a connection (or, under
+    --serve, before the service starts)."""
+    # The shared checks, minus the HTTP body and method (frames have their own templates).
+    check_options(dataclasses.replace(options, body=DEFAULT_BODY, method="POST"))
+    if options.reuse_connections:
+        raise UserError("--reuse-connections is for HTTP; over WebSockets use --ws-connection session or N")
+    if options.concurrent_turns and options.ws.turns_per_connection != 1:
+        raise UserError("--concurrent-turns needs --ws-connection turn (a held connection is strictly "
+                        "request -> reply)")
 
 
 def run_ws_probe(options: ProbeOptions, *, progress: bool = False) -> ProbeRun:
@@ -188,20 +211,13 @@ def run_ws_probe(options: ProbeOptions, *, progress: bool = False) -> ProbeRun:
         run = run_probe(options)
         explain(run.verdict, run.transcript)
         return run
-    # The shared checks, minus the HTTP body and method (frames have their own templates).
-    check_options(dataclasses.replace(options, body=DEFAULT_BODY, method="POST"))
-    ws = options.ws
-    if options.reuse_connections:
-        raise UserError("--reuse-connections is for HTTP; over WebSockets use --ws-connection session or N")
-    if options.concurrent_turns and ws.turns_per_connection != 1:
-        raise UserError("--concurrent-turns needs --ws-connection turn (a held connection is strictly "
-                        "request -> reply)")
-    url = check_ws_url(options.url, ws.preset)
+    check_ws_options(options)
+    url = check_ws_url(options.url, options.ws.preset)
     transcript, seed, notes = _send(options, url, progress)
     if options.record is not None:
         write_recording(options.record, transcript, seed=seed)
     if transcript.records and not any(record.ok for record in transcript.records):
-        raise UserError(f"every turn to {transcript.url} failed: {_failure_summary(transcript.records)}")
+        raise UserError(f"every turn to {escape_text(transcript.url)} failed: {_failure_summary(transcript.records)}")
     verdict = analyse(transcript)
     verdict.notes.extend(notes)
     explain(verdict, transcript)

@@ -19,16 +19,16 @@ from typing import Any, Callable
 import httpx
 from websockets.exceptions import ConnectionClosed
 
-from autogen_doctor.probe.extract import _MISSING, _as_text, _common_text, walk
+from autogen_doctor.probe.extract import _MISSING, Reply, _as_text, _common_text, walk
 from autogen_doctor.probe.identity import identify
 from autogen_doctor.probe.options import ProbeOptions
 from autogen_doctor.probe.os_identity import identify_connection, parse_address
 from autogen_doctor.probe.plan import CODEWORD_PATTERN, Plan, SessionPlan, TurnPlan
 from autogen_doctor.probe.redact import redact_body, redact_headers, redact_url
-from autogen_doctor.probe.send import REPLY_TEXT_LIMIT, ProgressHook, Sender
+from autogen_doctor.probe.send import REPLY_TEXT_LIMIT, ProgressHook, Sender, tls_verify
 from autogen_doctor.probe.transcript import Backend, TurnRecord
 from autogen_doctor.probe.ws.channel import (USER_AGENT, AckRequested, Channel, ChannelError, Frame, close_info,
-                                             open_channel, proxy_for)
+                                             open_channel, proxy_for, tls_context)
 from autogen_doctor.probe.ws.options import WsOptions
 from autogen_doctor.probe.ws.rules import first_match
 from autogen_doctor.probe.ws.setup import Setup, make_setup
@@ -97,7 +97,15 @@ class WsSender(Sender):
         self.setup: Setup | None = make_setup(self.ws.setup, url, options) if self.ws.setup else None
         self.connections_opened = 0
         self.proxy = proxy_for(url)
+        # wss:// honours --insecure and --ca-bundle as https:// does; made once per run.
+        self.tls = tls_context(tls_verify(options)) if url.lower().startswith("wss:") else None
         self.os_notes: list[str] = []  # why the OS could not name a worker, once each
+        # Secrets sent in frames (a start/auth/body template with a secret-named key) are
+        # scrubbed from echoes as the HTTP body's are.
+        for template in (self.ws.start, self.ws.body, self.ws.stop, self.ws.auth):
+            source = getattr(template, "source", None)
+            if isinstance(source, str):
+                self.secrets.add_body(source)
 
     def _client(self):
         # Used only by presets whose service needs HTTP calls before a connection (setup.py);
@@ -105,7 +113,7 @@ class WsSender(Sender):
         if self.setup is None:
             return contextlib.nullcontext()
         return httpx.AsyncClient(timeout=httpx.Timeout(self.options.timeout), follow_redirects=False,
-                                 headers=dict(self.options.headers))
+                                 headers=dict(self.options.headers), verify=tls_verify(self.options))
 
     # --- connections ---------------------------------------------------------------------------
     async def _open(self, client: httpx.AsyncClient, session: SessionPlan, held: _Held, cookies: httpx.Cookies) -> None:
@@ -122,7 +130,8 @@ class WsSender(Sender):
         held.url = render_url(self.url, values)
         auth = ws.auth.render(values) if ws.auth is not None else None
         channel = await open_channel(held.url, headers=self.handshake_headers, cookies=cookies, timeout=timeout,
-                                     max_frame=ws.max_frame, framing=ws.framing, auth=auth, proxy=self.proxy)
+                                     max_frame=ws.max_frame, framing=ws.framing, auth=auth, proxy=self.proxy,
+                                     tls=self.tls)
         self.connections_opened += 1
         held.channel = channel
         if self.options.os_identity_root is not None:
@@ -246,7 +255,8 @@ class WsSender(Sender):
                 result.ended_by = f"close:{info['code']}"
                 # A normal close after the reply ends the turn even without a `close` rule: the
                 # service answered and hung up (one connection per message).
-                if ws.close_ends_turn or (replied and info["code"] in (1000, 1001)):
+                # So does one after an error frame: the error is the turn's outcome.
+                if ws.close_ends_turn or ((replied or error_text is not None) and info["code"] in (1000, 1001)):
                     break
                 reason = f" {escape_text(info['reason'])}" if info["reason"] else ""
                 result.error = (f"the server closed the connection (code {info['code']}{reason}) before the "
@@ -331,7 +341,7 @@ class WsSender(Sender):
         return result
 
     async def send_turn(self, client, session: SessionPlan, turn: TurnPlan, cookies: httpx.Cookies,
-                        held: _Held | None = None) -> tuple[TurnRecord, str | None, bool]:
+                        held: _Held | None = None) -> tuple[TurnRecord, Reply | None, bool]:
         """One turn with its retries (a retry always opens a new connection)."""
         options = self.options
         own = held is None
@@ -349,24 +359,38 @@ class WsSender(Sender):
             await asyncio.sleep(min(0.1 * 2 ** (attempts - 1), 2.0) * (0.5 + random.random()))
         if own:
             await self._retire(held, Values(session=session.session))
+        # Whatever the service sent back (frames, close reasons, error text, handshake headers)
+        # may echo a secret the probe sent: scrubbed before it reaches a record or a report.
+        scrub = self.secrets.scrub
+        frames = [{**frame, "text": scrub(frame["text"])} for frame in result.frames]
+        close = ({**result.close, "reason": scrub(result.close["reason"])}
+                 if result.close and isinstance(result.close.get("reason"), str) else result.close)
         record = TurnRecord(
             session=session.session, turn=turn.turn, planted=turn.codeword, status=result.status,
-            error=result.error, attempts=attempts, sent_at=round(sent_at, 6), latency_s=round(latency, 6),
-            burst=turn.burst,
+            error=scrub(result.error) if result.error else None, attempts=attempts, sent_at=round(sent_at, 6),
+            latency_s=round(latency, 6), burst=turn.burst,
             request={"method": "WEBSOCKET", "url": redact_url(result.url or self.url),
-                     "headers": redact_headers(result.request_headers), "body": redact_body(result.frame)},
-            response_headers=redact_headers(result.response_headers),
+                     "headers": redact_headers(result.request_headers, self.secrets),
+                     "body": scrub(redact_body(result.frame))},
+            response_headers=redact_headers(result.response_headers, self.secrets),
             ws={"connection": result.connection, "connection_turn": result.connection_turn,
-                "ended_by": result.ended_by, "close": result.close, "client": result.local,
-                "server": result.peer, "frames": result.frames},
+                "ended_by": result.ended_by, "close": close, "client": result.local,
+                "server": result.peer, "frames": frames},
         )
-        text = None
+        reply = None
         if result.error is None:
             joined = self.ws.join.join(result.pieces)
-            record.reply_text = joined[:REPLY_TEXT_LIMIT]
+            # Several reply frames are pieces of one reply, joined as JSON-lines chunks are: a
+            # codeword split across frames counts once joined, and the record says so.
+            reply = Reply(text=joined, documents=result.documents,
+                          pieces=list(result.pieces) if len(result.pieces) > 1 else [],
+                          stream="ws-frames" if len(result.pieces) > 1 else None)
+            record.reply_text = scrub(joined[:REPLY_TEXT_LIMIT])
+            record.reply_stream = reply.stream
             text = joined.lower()
+            # Codeword-shaped tokens looked up in the lazy plan: linear in the reply.
             record.foreign = sorted({word for word in CODEWORD_PATTERN.findall(text)
-                                     if self.all_codewords.get(word, record.session) != record.session})
+                                     if (self.plan.owner(word) or record.session) != record.session})
         backend, source = identify(dict(result.response_headers), result.documents,
                                    pid_header=options.pid_header, pod_header=options.pod_header,
                                    pid_path=options.pid_path, pod_path=options.pod_path)
@@ -377,7 +401,7 @@ class WsSender(Sender):
         record.backend = backend
         if source and source not in self.identity_sources:
             self.identity_sources.append(source)
-        return record, text, result.unreachable
+        return record, reply, result.unreachable
 
     async def run_session(self, client: httpx.AsyncClient, session: SessionPlan,
                           after_first_step: Callable[[list[TurnRecord], list[bool]], None] | None = None,

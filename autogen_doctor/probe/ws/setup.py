@@ -18,6 +18,7 @@ import httpx
 
 from autogen_doctor.probe.options import ProbeOptions
 from autogen_doctor.probe.ws.channel import ChannelError
+from autogen_doctor.textsafe import escape_text
 
 STUDIO_USER = "guestuser@gmail.com"
 
@@ -40,8 +41,9 @@ class Setup:
         try:
             response = await client.request(method, url, json=body)
         except httpx.HTTPError as error:
-            raise ChannelError(f"set-up call {method} {path} failed: {error or type(error).__name__}",
-                               retryable=True, unreachable=True) from None
+            reason = escape_text(error) if str(error) else type(error).__name__
+            raise ChannelError(f"set-up call {method} {path} failed: {reason}", retryable=True,
+                               unreachable=True) from None
         if response.status_code >= 300:
             raise ChannelError(f"set-up call {method} {path} answered HTTP {response.status_code}",
                                retryable=response.status_code >= 500)
@@ -53,7 +55,7 @@ class Setup:
 
 def _data(document: Any, path: str) -> Any:
     if isinstance(document, dict) and document.get("status") is False:
-        raise ChannelError(f"set-up call {path} refused: {document.get('message', '?')}")
+        raise ChannelError(f"set-up call {path} refused: {escape_text(document.get('message', '?'))}")
     return document.get("data") if isinstance(document, dict) else None
 
 
