@@ -77,6 +77,9 @@ def check(project) -> Iterator[Finding]:
         built = [item for item in flow.built if item.how != "component"]
         if not built:
             continue  # AD202 covers teams rebuilt from component config
+        conversation = _agent_flow.conversation_evidence(resolver, reach, module, function, flow)
+        if conversation is None:
+            continue  # a one-shot endpoint: nothing earlier to restore, a fresh agent is right
         # Point at the team when there is one: that is what runs the conversation.
         first = next((item for item in built if item.how == "constructor" and
                       autogen_api.category(resolver.canonical(module, function, item.value.dotted)) == autogen_api.TEAM),
@@ -104,7 +107,7 @@ def check(project) -> Iterator[Finding]:
         yield make_finding(
             "AD201", Severity.WARNING, module, first.line, first.col,
             f"`{first.var}` (`{first.class_name}`) is built on a request path ({via(reach)}) and run at line "
-            f"{run.line} with no earlier history restored into it{detail}",
+            f"{run.line} with no earlier history restored into it{detail} ({conversation})",
             symbol=first.var, fix=fix_for(first.var, classic),
             trace=request_trace(state, reach, module, first.line, f"builds `{first.var}`", *inner_steps,
                                 state.flow.step(module, run.line, "runs it with no history restored")))
