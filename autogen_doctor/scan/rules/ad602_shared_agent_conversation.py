@@ -56,7 +56,7 @@ from autogen_doctor.scan.facts import MODULE_BODY
 from autogen_doctor.scan.findings import Finding, Severity
 from autogen_doctor.scan.flow.objects import (expr_autogen, is_cached_factory, returns_autogen,
                                               returns_autogen_tuple)
-from autogen_doctor.scan.flow.shared import keeps_conversation, shared_uses
+from autogen_doctor.scan.flow.shared import global_read_elsewhere, keeps_conversation, shared_uses
 from autogen_doctor.scan.registry import rule
 from autogen_doctor.scan.rules._support import analysis, make_finding, via
 
@@ -152,6 +152,8 @@ def check(project) -> Iterator[Finding]:
                 break
             if found is None or found[0] not in _CONVERSATIONAL:
                 continue
+            if not global_read_elsewhere(state, module, function, write.name):
+                continue  # kept only for later writes (a stop button's "last team"): nobody talks to it
             reported.add((module.path, write.line))
             yield make_finding(
                 "AD602", Severity.ERROR, module, write.line, write.col,
