@@ -109,3 +109,24 @@ def global_read_elsewhere(state, module, function, name: str) -> bool:
                     any(mutation.base.split(".", 1)[0] == name for mutation in other.mutations):
                 return True
     return False
+
+
+_CLASSIC_ROOTS = ("autogen", "ag2", "pyautogen")
+
+
+def clears_history_each_run(state, definition, call) -> bool:
+    """A classic `initiate_chat` on module-level agents that keeps the default
+    `clear_history=True`: each run wipes the pair's message lists first, so nothing of one request
+    is kept for the next (no per-process state to lose, AD1); the harm is that concurrent requests
+    share those lists while they run (one conversation for everyone, AD602)."""
+    if call.method not in ("initiate_chat", "a_initiate_chat"):
+        return False
+    value = definition.assign.value if definition.assign is not None else None
+    if value is None or value.kind != "call":
+        return False
+    root = state.resolver.canonical(definition.module, None, value.dotted).split(".", 1)[0]
+    if root not in _CLASSIC_ROOTS:
+        return False
+    # Only the default is known to clear: facts keep no value for `True`/`False` constants, and
+    # the second positional argument is `clear_history`.
+    return call.kwarg("clear_history") is None and len(call.args) < 2

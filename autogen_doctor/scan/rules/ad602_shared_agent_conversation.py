@@ -12,7 +12,14 @@ the requests extend:
 The same uses that cannot mix conversations are skipped: a classic `generate_reply(messages=...)`,
 a classic `initiate_chat` with a partner built for this request, and a Streamlit script's own
 globals (see AD105). AD105/AD104/AD103 report the same objects as process-local state (AD1);
-this rule reports the other half: users see each other's conversation.
+this rule reports the other half: users see each other's conversation. A module-level classic
+pair run with `initiate_chat` and the default `clear_history=True` is reported by this rule
+alone: each run clears the history, so nothing outlives the request (not AD1), but concurrent
+requests chat through the same message lists and read each other's turns.
+
+A `global` rebound to an agent or team by a request is reported only when some request path
+reads that global (a variable only written, e.g. the last team kept for a stop button, or only
+read as a function's own local/`nonlocal`, is nobody's conversation).
 
 ## Why is this bad?
 The agent's model context (AgentChat) or message lists (classic) hold every turn it has seen.
