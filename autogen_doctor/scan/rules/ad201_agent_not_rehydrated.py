@@ -14,6 +14,14 @@ alone, and drops the rest. History counts as restored when it reaches the agent:
 `generate_reply(messages=history)`. When history was loaded from a store but never given to
 the agent, the message says so.
 
+Only a request path that is one turn of a longer conversation is reported: a conversation key in
+its parameters or the request fields it reads (`session_id`, `thread_id`, `chat_id`, `user_id`,
+...), a history concept (loaded history, a `history`/`messages` parameter, variable or body
+field), a chat callback (Chainlit `@on_message`, a websocket handler, a Streamlit chat script), a
+chat endpoint (`POST /chat`), or a loop that rebuilds and runs the agent every turn. A stateless
+one-shot endpoint (classify, summarise, extract, a one-task demo) has nothing to restore: a
+fresh agent per request is the right design there and stays silent.
+
 ## Why is this bad?
 A freshly built agent knows nothing: every request starts a new conversation. Users see an
 assistant that forgets what they said one message ago, on every worker, even with one process.
