@@ -373,7 +373,7 @@ def _wrapper_restores(resolver: Resolver, function: Function, built: Built) -> s
 # A narrower history vocabulary than HISTORY_NAME: words that name earlier turns of one
 # conversation, not any saved value or context (`state`, `context`, `saved` say nothing about turns).
 _TURNS_NAME = re.compile(r"(hist|^messages$|^msgs$|chat_messages|conversation|convo|transcript|chat_log|dialog|"
-                         r"thread|turns$|_messages$)", re.IGNORECASE)
+                         r"turns$|_messages$)", re.IGNORECASE)  # not `thread`: threading.Thread
 # Framework callbacks that are one turn of a longer conversation by construction.
 _TURN_CALLBACKS = ("@on_message", "@on_chat_resume", "websocket", "IOWebsockets", "ChatInterface")
 _CHAT_ENDPOINT = re.compile(r"(^|[/_\-{])(chat|chats|converse|conversation|conversations|messages?|dialog|reply)"
