@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from autogen_doctor.scan import autogen_api
 from autogen_doctor.scan.facts import MODULE_BODY, Assign, Call, ClassInfo, Expr, Function, ModuleFacts
+from autogen_doctor.scan.entrypoints import CONVERSATION_KEY
 from autogen_doctor.scan.resolve import Resolver
 from autogen_doctor.scan.flow.objects import (autogen_category, expr_autogen, is_cached_factory, returns_autogen,
                                               returns_autogen_tuple)
@@ -382,8 +383,6 @@ _STREAMLIT_CHAT = frozenset({"chat_input", "chat_message"})
 
 
 def _key_like(text: str) -> bool:
-    from autogen_doctor.scan.entrypoints import CONVERSATION_KEY  # entrypoints imports nothing from flow
-
     return bool(CONVERSATION_KEY.match(text.rsplit(".", 1)[-1]))
 
 
