@@ -336,10 +336,34 @@ class EntryPoints:
         while queue:
             ref = queue.popleft()
             reach = self.reach[ref]
-            for callee, line in self.resolver.callees(ref):
+            for callee, line in [*self.resolver.callees(ref), *self._object_callees(ref)]:
                 if callee not in self.reach and callee[1] in self.resolver.modules[callee[0]].functions:
                     self.reach[callee] = Reach(reach.entry, reach.chain + (callee[1],), reach.hops + ((callee, line),))
                     queue.append(callee)
+
+    def _object_callees(self, ref: FunctionRef) -> list[tuple[FunctionRef, int]]:
+        """Methods called on a parameter typed with a project class (`ws: WebSocketManager =
+        Depends(get_manager)` then `ws.start_stream(...)`) or on a local instance of one
+        (`manager = TeamManager()` then `manager.run_stream(...)`): the call graph alone does not
+        know what such a receiver holds."""
+        module, function = self.resolver.function(ref)
+        types: dict[str, str] = {name: type_text for name, type_text, _ in function.param_info if type_text}
+        for assign in function.assigns:
+            if len(assign.targets) == 1 and assign.targets[0].isidentifier() and assign.value.kind == "call" \
+                    and assign.value.dotted[:1].isupper() and assign.targets[0] not in types:
+                types[assign.targets[0]] = assign.value.dotted
+        found: list[tuple[FunctionRef, int]] = []
+        for call in function.calls:
+            receiver = call.receiver
+            if receiver not in types or not function.is_local(receiver):
+                continue
+            definition = self.resolver.definition(self.resolver.canonical(module, function, types[receiver]), module)
+            if definition is None or definition.klass is None or definition.rest:
+                continue
+            target = self.resolver.method(definition.module, definition.klass.qualname, call.method)
+            if target is not None and target[1] in self.resolver.modules[target[0]].functions:
+                found.append((target, call.line))
+        return found
 
     def request_functions(self):
         """(ref, module, function, reach) for every function on a request path, in stable order."""

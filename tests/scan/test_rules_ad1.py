@@ -383,7 +383,8 @@ def test_ad105_module_level_agents_used_by_handlers(scan_tree):
 
             @app.post("/classic")
             def classic(msg: str):
-                proxy.initiate_chat(helper, message=msg)
+                # kept across requests; with the default clear_history=True it is AD602 alone
+                proxy.initiate_chat(helper, message=msg, clear_history=False)
 
             @app.post("/fresh-partner")
             def fresh_partner(msg: str):
@@ -397,7 +398,7 @@ def test_ad105_module_level_agents_used_by_handlers(scan_tree):
         """,
     }, codes="AD105")
     assert [(f.path, f.line, f.symbol) for f in result.findings] == [
-        ("main.py", 8, "helper"), ("main.py", 8, "proxy"), ("main.py", 18, "team")]
+        ("main.py", 9, "helper"), ("main.py", 9, "proxy"), ("main.py", 19, "team")]
 
 
 def test_ad105_silent_for_agent_used_only_in_a_script(scan_tree):

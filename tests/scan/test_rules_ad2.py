@@ -102,7 +102,7 @@ def test_ad201_factory_with_and_without_restore(scan_tree):
             app = Flask(__name__)
 
             @app.post("/one")
-            async def one():
+            async def one(session_id: str):
                 agent = build()
                 return await agent.run(task="hi")
 
@@ -123,7 +123,7 @@ def test_ad201_classic_groupchat_fresh_vs_seeded(scan_tree):
         app = FastAPI()
 
         @app.post("/fresh")
-        def fresh(msg: str):
+        def fresh(msg: str, session_id: str):
             user = UserProxyAgent("user", human_input_mode="NEVER")
             helper = ag.AssistantAgent("helper", llm_config=False)
             chat = GroupChat(agents=[user, helper], messages=[])

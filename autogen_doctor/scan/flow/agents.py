@@ -10,7 +10,8 @@ import re
 from dataclasses import dataclass, field
 
 from autogen_doctor.scan import autogen_api
-from autogen_doctor.scan.facts import Assign, Call, ClassInfo, Expr, Function, ModuleFacts
+from autogen_doctor.scan.facts import MODULE_BODY, Assign, Call, ClassInfo, Expr, Function, ModuleFacts
+from autogen_doctor.scan.entrypoints import CONVERSATION_KEY
 from autogen_doctor.scan.resolve import Resolver
 from autogen_doctor.scan.flow.objects import (autogen_category, expr_autogen, is_cached_factory, returns_autogen,
                                               returns_autogen_tuple)
@@ -367,4 +368,95 @@ def _wrapper_restores(resolver: Resolver, function: Function, built: Built) -> s
         if call.receiver == built.var and (any(carries_history(function, argument) for argument in call.args)
                                            or any(carries_history(function, value) for _, value in call.kwargs)):
             return f"history passed to {call.func}()"
+    return None
+
+
+# A narrower history vocabulary than HISTORY_NAME: words that name earlier turns of one
+# conversation, not any saved value or context (`state`, `context`, `saved` say nothing about turns).
+_TURNS_NAME = re.compile(r"(hist|^messages$|^msgs$|chat_messages|conversation|convo|transcript|chat_log|dialog|"
+                         r"turns$|_messages$)", re.IGNORECASE)  # not `thread`: threading.Thread
+# Framework callbacks that are one turn of a longer conversation by construction.
+_TURN_CALLBACKS = ("@on_message", "@on_chat_resume", "websocket", "IOWebsockets", "ChatInterface")
+_CHAT_ENDPOINT = re.compile(r"(^|[/_\-{])(chat|chats|converse|conversation|conversations|messages?|dialog|reply)"
+                            r"($|[/_\-}])", re.IGNORECASE)
+_STREAMLIT_CHAT = frozenset({"chat_input", "chat_message"})
+
+
+def _key_like(text: str) -> bool:
+    return bool(CONVERSATION_KEY.match(text.rsplit(".", 1)[-1]))
+
+
+def _conversation_in(function: Function) -> str | None:
+    """Does this function take or read a conversation key or earlier turns?"""
+    for param in function.params:
+        if _key_like(param):
+            return f"takes `{param}`"
+        if _TURNS_NAME.search(param):
+            return f"takes `{param}`"
+    values = [assign.value for assign in function.assigns]
+    values += [argument for call in function.calls for argument in (*call.args, *(v for _, v in call.kwargs))]
+    for value in values:
+        if value is None:
+            continue
+        # `req.session_id`, `request.json["session_id"]`, `data.get("conversation_id")`
+        if value.dotted and value.kind in ("attr", "subscript") and _key_like(value.dotted):
+            return f"reads `{value.dotted}`"
+        for text in value.strings:
+            if _key_like(text):
+                return f"reads `{text}`"
+        # a client-sent history field: `body["messages"]`, `body["messages"][-1]`, `data.get("history")`
+        for candidate in (value, *(value.args[:1] if value.kind == "subscript" else ())):
+            key = candidate.args[1] if candidate.kind == "subscript" and len(candidate.args) > 1 else (
+                candidate.args[0] if candidate.kind == "call" and candidate.dotted.endswith(".get") and candidate.args
+                else None)
+            if key is not None and key.kind == "str" and _TURNS_NAME.search(key.text or ""):
+                return f"reads `{key.text}`"
+    for assign in function.assigns:
+        for target in assign.targets:
+            if target.isidentifier() and _TURNS_NAME.search(target):
+                return f"keeps `{target}`"
+    return None
+
+
+def conversation_evidence(resolver: Resolver, reach, module: ModuleFacts, function: Function,
+                          flow: Flow) -> str | None:
+    """Why this request path is one turn of a longer conversation, or None when nothing says so.
+
+    A per-request agent is only "not rehydrated" when there was something to rehydrate: a
+    conversation key on the request path (its parameters, the body fields it reads), a history
+    concept (history loaded, a history parameter or variable), a framework callback that is one
+    message of a chat (Chainlit `@on_message`, a websocket handler, a Streamlit chat script), or
+    a multi-turn loop that rebuilds the agent each turn. A one-shot endpoint (classify, summarise,
+    a one-task demo) has none of these, and building its agent per request is the right design.
+    """
+    if flow.loaded_history is not None:
+        return f"history is loaded into `{flow.loaded_history[0]}`"
+    description = reach.entry.description
+    if any(marker.lower() in description.lower() for marker in _TURN_CALLBACKS):
+        return f"each {description} is one turn of a conversation"
+    if reach.entry.framework not in ("Chainlit", "Streamlit"):
+        # `POST /chat`, `def converse(...)`: the endpoint says it is a turn of a chat
+        entry_name = reach.chain[0].rsplit(".", 1)[-1] if reach.chain else ""
+        for text in (description.split(" ")[-1], entry_name):
+            if _CHAT_ENDPOINT.search(text):
+                return f"`{text}` is a chat endpoint"
+    for ref, _line in reach.hops or ((None, 0),):
+        hop_module, hop = (module, function) if ref is None else resolver.function(ref)
+        if hop_module.functions.get(MODULE_BODY) is hop and any(
+                call.method in _STREAMLIT_CHAT for call in hop.calls):
+            return "a Streamlit chat script reruns once per message"
+        found = _conversation_in(hop)
+        if found is not None:
+            return f"`{hop.qualname}` {found}"
+        for name in hop.nested:
+            nested = hop_module.functions.get(name)
+            if nested is not None and (found := _conversation_in(nested)) is not None:
+                return f"`{nested.qualname}` {found}"
+    found = _conversation_in(function)
+    if found is not None:
+        return f"`{function.qualname}` {found}"
+    for built in flow.built:
+        if any(call.line == built.line and call.in_loop for call in function.calls if call.func == built.value.dotted) \
+                and any(run.in_loop for run in flow.runs):
+            return "it is rebuilt and run on every turn of a loop"
     return None

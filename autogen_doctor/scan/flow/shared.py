@@ -84,3 +84,49 @@ def _project_method_without_run(state, definition, method: str) -> bool:
         return False
     _, function = state.resolver.function(target)
     return not any(call.method in RUN_METHODS for call in function.calls)
+
+
+def global_read_elsewhere(state, module, function, name: str) -> bool:
+    """Is module global `name` read by a function other than `function` that runs on a request
+    path? A global only written per request (a "last team" kept for a stop button, a write-only
+    variable) carries nothing from one user's request into another's. A function where `name` is
+    a local (or a `nonlocal` of an enclosing function) reads its own variable, not the global."""
+    entry_points = state.entry_points
+    key_of = state.resolver.key_of
+    for other_module in state.resolver.modules.values():
+        if other_module is not module and name not in other_module.imports and \
+                not any(target.endswith("." + name) for target in other_module.imports.values()):
+            continue
+        other_key = key_of[id(other_module)]
+        for qualname, other in other_module.functions.items():
+            if other is function or (other_key, qualname) not in entry_points.reach:
+                continue
+            if other_module is module and other.is_local(name):
+                continue
+            if any(name in call.arg_names or call.func.split(".", 1)[0] == name for call in other.calls) or \
+                    any(name in assign.value.names for assign in other.assigns) or \
+                    any(name in value.names for value in other.returns) or \
+                    any(mutation.base.split(".", 1)[0] == name for mutation in other.mutations):
+                return True
+    return False
+
+
+_CLASSIC_ROOTS = ("autogen", "ag2", "pyautogen")
+
+
+def clears_history_each_run(state, definition, call) -> bool:
+    """A classic `initiate_chat` on module-level agents that keeps the default
+    `clear_history=True`: each run wipes the pair's message lists first, so nothing of one request
+    is kept for the next (no per-process state to lose, AD1); the harm is that concurrent requests
+    share those lists while they run (one conversation for everyone, AD602)."""
+    if call.method not in ("initiate_chat", "a_initiate_chat"):
+        return False
+    value = definition.assign.value if definition.assign is not None else None
+    if value is None or value.kind != "call":
+        return False
+    root = state.resolver.canonical(definition.module, None, value.dotted).split(".", 1)[0]
+    if root not in _CLASSIC_ROOTS:
+        return False
+    # Only the default is known to clear: facts keep no value for `True`/`False` constants, and
+    # the second positional argument is `clear_history`.
+    return call.kwarg("clear_history") is None and len(call.args) < 2

@@ -39,6 +39,7 @@ from typing import Iterator
 
 from autogen_doctor.scan.findings import Finding, Severity
 from autogen_doctor.scan.flow.objects import is_per_process_name
+from autogen_doctor.scan.flow.shared import global_read_elsewhere
 from autogen_doctor.scan.registry import rule
 from autogen_doctor.scan.rules._support import analysis, make_finding, request_trace, store_fix, via
 
@@ -46,24 +47,6 @@ from autogen_doctor.scan.rules._support import analysis, make_finding, request_t
 # Globals that hold one configured tool for the process (set up by an init call), not a conversation.
 _TOOL_NAME = re.compile(r"(summari[sz]er|service|provider|loader|factory|llm|embedder|embeddings?|retriever|"
                         r"executor|settings|config|model_client)$", re.IGNORECASE)
-
-
-def _read_elsewhere(project, module, function, name: str) -> bool:
-    """Is the global read by another function (or the module body)? One only read by the call that
-    set it carries nothing from one request to the next."""
-    for other_module in project.modules.values():
-        if other_module is not module and name not in other_module.imports and \
-                not any(target.endswith("." + name) for target in other_module.imports.values()):
-            continue
-        for other in other_module.functions.values():
-            if other is function:
-                continue
-            if any(name in call.arg_names or call.func.split(".", 1)[0] == name for call in other.calls) or \
-                    any(name in assign.value.names for assign in other.assigns) or \
-                    any(name in value.names for value in other.returns) or \
-                    any(mutation.base.split(".", 1)[0] == name for mutation in other.mutations):
-                return True
-    return False
 
 
 @rule(code="AD103", name="global-rebinding-in-handler", severity=Severity.WARNING,
@@ -74,7 +57,7 @@ def check(project) -> Iterator[Finding]:
         seen: set[str] = set()
         for write in function.global_writes:
             if write.lazy_init or write.name in seen or is_per_process_name(write.name) or \
-                    _TOOL_NAME.search(write.name) or not _read_elsewhere(project, module, function, write.name):
+                    _TOOL_NAME.search(write.name) or not global_read_elsewhere(state, module, function, write.name):
                 continue
             seen.add(write.name)
             yield make_finding(

@@ -9,6 +9,14 @@ it is given, stores none; except `GPTAssistantAgent`, which posts them to its on
 classic `initiate_chat` with a partner built for this request (a fresh message list per
 partner), and a Streamlit script's own globals (rebuilt on every rerun).
 
+A module-level classic pair run with `initiate_chat` and the default `clear_history=True`
+(`user_proxy.initiate_chat(assistant, message=prompt)` in a route) is not reported here: every
+run wipes the pair's message lists first, so no conversation is kept in the process for a
+later request or lost on a restart. What is wrong there is that concurrent requests run
+through those same lists while they chat — one conversation for every user — and AD602 reports
+it. With `clear_history=False`, or any AgentChat agent/team (its model context or thread
+carries over), both rules report: the history outlives the request (AD1) and is shared (AD6).
+
 ## Why is this bad?
 AutoGen objects keep the conversation inside themselves (`chat_messages`, the model context,
 `GroupChat.messages`, memory contents). One shared object means every user's turns go into one
@@ -44,7 +52,7 @@ from typing import Iterator
 from autogen_doctor.scan import autogen_api
 from autogen_doctor.scan.findings import Finding, Severity
 from autogen_doctor.scan.registry import rule
-from autogen_doctor.scan.flow.shared import keeps_conversation, shared_uses
+from autogen_doctor.scan.flow.shared import clears_history_each_run, keeps_conversation, shared_uses
 from autogen_doctor.scan.rules._support import request_trace, analysis, make_finding, via, where
 
 _CATEGORIES = frozenset({autogen_api.AGENT, autogen_api.TEAM, autogen_api.MEMORY})
@@ -57,6 +65,8 @@ def check(project) -> Iterator[Finding]:
     for module, function, reach, call, definition, category, class_name in shared_uses(state, _CATEGORIES):
         if not keeps_conversation(state, module, function, reach, call, definition, class_name):
             continue
+        if clears_history_each_run(state, definition, call):
+            continue  # nothing is kept from one request to the next: AD602's shared conversation, not AD1
         yield make_finding(
             "AD105", Severity.WARNING, module, call.line, call.col,
             f"module-level {category} `{definition.name}` (`{class_name}`, {where(definition.module, definition.assign.line)}) "

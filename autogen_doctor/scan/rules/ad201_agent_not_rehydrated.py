@@ -14,6 +14,14 @@ alone, and drops the rest. History counts as restored when it reaches the agent:
 `generate_reply(messages=history)`. When history was loaded from a store but never given to
 the agent, the message says so.
 
+Only a request path that is one turn of a longer conversation is reported: a conversation key in
+its parameters or the request fields it reads (`session_id`, `thread_id`, `chat_id`, `user_id`,
+...), a history concept (loaded history, a `history`/`messages` parameter, variable or body
+field), a chat callback (Chainlit `@on_message`, a websocket handler, a Streamlit chat script), a
+chat endpoint (`POST /chat`), or a loop that rebuilds and runs the agent every turn. A stateless
+one-shot endpoint (classify, summarise, extract, a one-task demo) has nothing to restore: a
+fresh agent per request is the right design there and stays silent.
+
 ## Why is this bad?
 A freshly built agent knows nothing: every request starts a new conversation. Users see an
 assistant that forgets what they said one message ago, on every worker, even with one process.
@@ -77,6 +85,9 @@ def check(project) -> Iterator[Finding]:
         built = [item for item in flow.built if item.how != "component"]
         if not built:
             continue  # AD202 covers teams rebuilt from component config
+        conversation = _agent_flow.conversation_evidence(resolver, reach, module, function, flow)
+        if conversation is None:
+            continue  # a one-shot endpoint: nothing earlier to restore, a fresh agent is right
         # Point at the team when there is one: that is what runs the conversation.
         first = next((item for item in built if item.how == "constructor" and
                       autogen_api.category(resolver.canonical(module, function, item.value.dotted)) == autogen_api.TEAM),
@@ -104,7 +115,7 @@ def check(project) -> Iterator[Finding]:
         yield make_finding(
             "AD201", Severity.WARNING, module, first.line, first.col,
             f"`{first.var}` (`{first.class_name}`) is built on a request path ({via(reach)}) and run at line "
-            f"{run.line} with no earlier history restored into it{detail}",
+            f"{run.line} with no earlier history restored into it{detail} ({conversation})",
             symbol=first.var, fix=fix_for(first.var, classic),
             trace=request_trace(state, reach, module, first.line, f"builds `{first.var}`", *inner_steps,
                                 state.flow.step(module, run.line, "runs it with no history restored")))

@@ -10,7 +10,12 @@ and write it back, with nothing that makes the round trip atomic:
 It stays silent when the round trip is protected: a lock around it (`redis.lock(...)`,
 `asyncio.Lock`, `filelock.FileLock`, `fcntl.flock`), `WATCH`/`MULTI` transactions,
 `set(..., nx=True/xx=True)`, `SELECT ... FOR UPDATE`, or a `version` column compared in the
-`UPDATE`. Atomic list operations (`RPUSH`/`LPUSH`/`LRANGE`) and SQL `INSERT` of one row per
+`UPDATE`. It also stays silent on a UI framework's per-connection session map (Chainlit
+`cl.user_session.get/set`, Streamlit `st.session_state`, a Gradio `gr.State` value): that map
+belongs to one browser session in one process and its callbacks run in turn, so a get -> change
+-> set there is not a racy write-back of a shared store. (Whether keeping the conversation there
+survives a restart is a separate question.) One write-back is one finding, however many values
+read before it flow into it. Atomic list operations (`RPUSH`/`LPUSH`/`LRANGE`) and SQL `INSERT` of one row per
 message never read-modify-write and are not reported.
 
 ## Why is this bad?
@@ -51,6 +56,24 @@ _FILE_READ_METHODS = ("read_text", "read_bytes", "read")
 _FILE_WRITES = ("json.dump", "pickle.dump", "yaml.dump", "yaml.safe_dump")
 _FILE_WRITE_METHODS = ("write_text", "write_bytes", "write")
 _LOCK_METHODS = frozenset({"lock", "acquire", "watch", "multi", "flock", "lockf", "transaction", "with_for_update"})
+
+
+# Per-connection maps a UI framework keeps in the server process for one browser session
+# (Chainlit `cl.user_session`, Streamlit `st.session_state`): one user's session, one socket,
+# handled in order; a get -> change -> set there races with nothing.
+_FRAMEWORK_SESSIONS = frozenset({"user_session", "session_state"})
+_FRAMEWORK_ROOTS = ("chainlit", "streamlit", "gradio")
+
+
+def is_framework_session(state, module, function: Function, receiver: str) -> bool:
+    """Is `receiver` a UI framework's per-session map (`cl.user_session`, `st.session_state`,
+    a `gr.State` value), not a store shared between processes or sessions?"""
+    if not receiver:
+        return False
+    if receiver.rsplit(".", 1)[-1] in _FRAMEWORK_SESSIONS:
+        return True
+    canonical = state.resolver.canonical(module, function, receiver)
+    return canonical.split(".", 1)[0] in _FRAMEWORK_ROOTS
 
 
 def _derived(function: Function, start: str, after_line: int) -> set[str]:
@@ -130,9 +153,11 @@ def _is_write(call: Call, kind: tuple[str, str], receiver: str) -> bool:
       summary="History read, changed in Python and written back with no lock, transaction or atomic op")
 def check(project) -> Iterator[Finding]:
     state = analysis(project)
+    places: set[tuple[str, int]] = set()  # one finding per write-back, not one per variable read
     for ref, module, function, reach in state.entry_points.request_functions():
         reported: set[str] = set()
-        reads = [(var, kind, receiver, line, None) for var, kind, receiver, line in _reads(function)]
+        reads = [(var, kind, receiver, line, None) for var, kind, receiver, line in _reads(function)
+                 if not is_framework_session(state, module, function, receiver)]
         reads += list(_helper_reads(state, module, function))
         reads.sort(key=lambda item: item[3])
         for var, kind, receiver, line, helper in reads:
@@ -154,6 +179,10 @@ def check(project) -> Iterator[Finding]:
                     continue
                 if _protected(function, call) or (helper is not None and _protected(helper[0][1], call)):
                     break
+                if (module.path, call.line) in places:
+                    reported.add(var)
+                    break
+                places.add((module.path, call.line))
                 if helper is None:
                     store = {"kv": f"`{receiver}`", "file": "a file", "sql": "the database"}[kind[0]]
                 else:

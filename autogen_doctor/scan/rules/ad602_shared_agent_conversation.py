@@ -12,7 +12,14 @@ the requests extend:
 The same uses that cannot mix conversations are skipped: a classic `generate_reply(messages=...)`,
 a classic `initiate_chat` with a partner built for this request, and a Streamlit script's own
 globals (see AD105). AD105/AD104/AD103 report the same objects as process-local state (AD1);
-this rule reports the other half: users see each other's conversation.
+this rule reports the other half: users see each other's conversation. A module-level classic
+pair run with `initiate_chat` and the default `clear_history=True` is reported by this rule
+alone: each run clears the history, so nothing outlives the request (not AD1), but concurrent
+requests chat through the same message lists and read each other's turns.
+
+A `global` rebound to an agent or team by a request is reported only when some request path
+reads that global (a variable only written, e.g. the last team kept for a stop button, or only
+read as a function's own local/`nonlocal`, is nobody's conversation).
 
 ## Why is this bad?
 The agent's model context (AgentChat) or message lists (classic) hold every turn it has seen.
@@ -56,7 +63,7 @@ from autogen_doctor.scan.facts import MODULE_BODY
 from autogen_doctor.scan.findings import Finding, Severity
 from autogen_doctor.scan.flow.objects import (expr_autogen, is_cached_factory, returns_autogen,
                                               returns_autogen_tuple)
-from autogen_doctor.scan.flow.shared import keeps_conversation, shared_uses
+from autogen_doctor.scan.flow.shared import global_read_elsewhere, keeps_conversation, shared_uses
 from autogen_doctor.scan.registry import rule
 from autogen_doctor.scan.rules._support import analysis, make_finding, via
 
@@ -152,6 +159,8 @@ def check(project) -> Iterator[Finding]:
                 break
             if found is None or found[0] not in _CONVERSATIONAL:
                 continue
+            if not global_read_elsewhere(state, module, function, write.name):
+                continue  # kept only for later writes (a stop button's "last team"): nobody talks to it
             reported.add((module.path, write.line))
             yield make_finding(
                 "AD602", Severity.ERROR, module, write.line, write.col,
