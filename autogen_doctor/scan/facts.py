@@ -726,8 +726,18 @@ class _Builder:
                 return tuple.__new__(Expr, ("str", "", short, _EMPTY, (), (), (short,), (), 0, False))
             return _CONSTANT
         if kind is ast.Attribute:
-            inner = self.expr(node.value, depth + 1)
-            text = dotted(node)
+            value = node.value
+            inner = self.expr(value, depth + 1)
+            # The dotted text extends the inner summary's (a name's or an attribute's dotted text
+            # is `dotted()` of that node): no second walk down the chain, which made long
+            # `a.b.c.d` chains quadratic.
+            inner_kind = type(value)
+            if inner_kind is ast.Name:
+                text = value.id + "." + node.attr
+            elif inner_kind is ast.Attribute:
+                text = inner.dotted + "." + node.attr if inner.dotted else ""
+            else:
+                text = dotted(node)
             return tuple.__new__(Expr, ("attr", text, None, inner.names, (), (), inner.strings, inner.calls, 0, False))
         if kind is ast.Call:
             return self._call(node, depth, awaited)
@@ -779,7 +789,17 @@ class _Builder:
             self._write_target(node.target, "item assignment")
             self._record_assign([node.target], value, node, "assign")  # type: ignore[arg-type]
             return value
-        # BoolOp, Compare, UnaryOp, IfExp, Slice, Yield, ...: combine the children
+        # The common ones first, children in `_fields` order (as the generic branch below).
+        if kind is ast.Compare:
+            parts = [self.expr(node.left, depth + 1)]
+            parts.extend([self.expr(item, depth + 1) for item in node.comparators])
+            return self._combine("other", parts)
+        if kind is ast.BoolOp:
+            parts = [self.expr(item, depth + 1) for item in node.values]
+            return self._combine("boolop", parts, keep=parts if depth <= _MAX_DEPTH else ())
+        if kind is ast.UnaryOp:
+            return self._combine("other", [self.expr(node.operand, depth + 1)])
+        # IfExp, Slice, Yield, ...: combine the children
         parts = []
         for name in node._fields:
             value = getattr(node, name, None)
@@ -856,7 +876,8 @@ class _Builder:
             0, awaited))
         # A mutating method call writes into its receiver: `sessions[sid].append(m)`.
         if isinstance(node.func, ast.Attribute) and node.func.attr in MUTATING_METHODS:
-            base = container_base(dotted(node.func.value))
+            # dotted(node.func.value) is func_text without `.method` ('' when func_text is `<expr>.`)
+            base = container_base(func_text[:-len(node.func.attr) - 1]) if func_text[:1] != "<" else ""
             if base:
                 self._mutation(base, f".{node.func.attr}()", node)
         return combined
