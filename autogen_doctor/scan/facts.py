@@ -723,7 +723,11 @@ class _Builder:
             value = node.value
             if isinstance(value, str):
                 short = value[:_MAX_TEXT]
-                return tuple.__new__(Expr, ("str", "", short, _EMPTY, (), (), (short,), (), 0, False))
+                found = self._strings.get(short)
+                if found is None:  # shared like names: docstrings and keys repeat
+                    found = self._strings[short] = tuple.__new__(
+                        Expr, ("str", "", short, _EMPTY, (), (), (short,), (), 0, False))
+                return found
             return _CONSTANT
         if kind is ast.Attribute:
             value = node.value
@@ -733,8 +737,14 @@ class _Builder:
             # `a.b.c.d` chains quadratic.
             inner_kind = type(value)
             if inner_kind is ast.Name:
+                # `self.x`, `request.app`: one shared summary per text, as for names
                 text = value.id + "." + node.attr
-            elif inner_kind is ast.Attribute:
+                found = self._name_attrs.get(text)
+                if found is None:
+                    found = self._name_attrs[text] = tuple.__new__(
+                        Expr, ("attr", text, None, inner[_NAMES], (), (), (), (), 0, False))
+                return found
+            if inner_kind is ast.Attribute:
                 text = inner.dotted + "." + node.attr if inner.dotted else ""
             else:
                 text = dotted(node)
@@ -999,6 +1009,8 @@ def build_module_facts(tree: ast.Module, name: str, path: str, is_package: bool,
     builder = _Builder(facts, package)
     builder._last_call_for = {}
     builder._names = {}
+    builder._strings = {}
+    builder._name_attrs = {}
     builder.body(tree.body)
     shared_empty_dict: dict = {}
     for function in facts.functions.values():
