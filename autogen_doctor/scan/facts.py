@@ -744,9 +744,8 @@ class _Builder:
                     found = self._name_attrs[text] = tuple.__new__(
                         Expr, ("attr", text, None, inner[_NAMES], (), (), (), (), 0, False))
                 return found
-            if inner_kind is ast.Attribute:
-                text = inner.dotted + "." + node.attr if inner.dotted else ""
-            else:
+            text = _extend_dotted(inner_kind, inner[_DOTTED], "." + node.attr)
+            if text is None:
                 text = dotted(node)
             return tuple.__new__(Expr, ("attr", text, None, inner.names, (), (), inner.strings, inner.calls, 0, False))
         if kind is ast.Call:
@@ -773,11 +772,15 @@ class _Builder:
             return self._combine("binop", parts, keep=parts if depth <= _MAX_DEPTH else (),
                                  text=type(node.op).__name__)
         if kind is ast.Subscript:
-            inner = self.expr(node.value, depth + 1)
+            value = node.value
+            inner = self.expr(value, depth + 1)
             index = self.expr(node.slice, depth + 1)
+            text = _extend_dotted(type(value), inner[_DOTTED], "[]")
+            if text is None:
+                text = dotted(node)
             # text "slice" for `messages[:-1]` (many elements); None for `messages[-1]` (one element)
             return self._combine("subscript", [inner, index], keep=[inner, index] if depth <= _MAX_DEPTH else (),
-                                 dotted=dotted(node), text="slice" if isinstance(node.slice, ast.Slice) else None)
+                                 dotted=text, text="slice" if isinstance(node.slice, ast.Slice) else None)
         if kind in (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp):
             parts = []
             for generator in node.generators:
@@ -922,8 +925,24 @@ _OPAQUE = tuple.__new__(Expr, ("other", "", None, _EMPTY, (), (), (), (), 0, Fal
 _CONSTANT = tuple.__new__(Expr, ("const", "", None, _EMPTY, (), (), (), (), 0, False))  # numbers, None, bools
 
 _ARGS, _KWARGS, _STATEMENT, _TARGET, _ARG_NAMES, _RECEIVER_EXPR = 5, 6, 8, 9, 12, 13
-_NAMES, _STRINGS, _CALLS = 3, 6, 7  # Expr fields, read by index in the hot paths
+_DOTTED, _NAMES, _STRINGS, _CALLS = 1, 3, 6, 7  # Expr fields, read by index in the hot paths
 _KEPT_KINDS = frozenset({"name", "attr", "str"})
+
+
+def _extend_dotted(inner_kind: type, inner_dotted: str, suffix: str) -> str | None:
+    """`dotted()` of an attribute or subscript node from its value's summary, without walking
+    the chain again; None when the value's kind does not say (then walk it).
+
+    A name's, attribute's or subscript's summary carries `dotted()` of its node; a call's
+    carries its callee's text, which is `<expr>.method` when the callee has no dotted text.
+    """
+    if inner_kind is ast.Name:
+        return inner_dotted + suffix
+    if inner_kind is ast.Attribute or inner_kind is ast.Subscript:
+        return inner_dotted + suffix if inner_dotted else ""
+    if inner_kind is ast.Call:
+        return inner_dotted + "()" + suffix if inner_dotted and inner_dotted[0] != "<" else ""
+    return None
 
 
 def _collect(parts: list[Expr]) -> tuple[frozenset[str], tuple[str, ...], tuple[str, ...]]:
