@@ -723,11 +723,30 @@ class _Builder:
             value = node.value
             if isinstance(value, str):
                 short = value[:_MAX_TEXT]
-                return tuple.__new__(Expr, ("str", "", short, _EMPTY, (), (), (short,), (), 0, False))
+                found = self._strings.get(short)
+                if found is None:  # shared like names: docstrings and keys repeat
+                    found = self._strings[short] = tuple.__new__(
+                        Expr, ("str", "", short, _EMPTY, (), (), (short,), (), 0, False))
+                return found
             return _CONSTANT
         if kind is ast.Attribute:
-            inner = self.expr(node.value, depth + 1)
-            text = dotted(node)
+            value = node.value
+            inner = self.expr(value, depth + 1)
+            # The dotted text extends the inner summary's (a name's or an attribute's dotted text
+            # is `dotted()` of that node): no second walk down the chain, which made long
+            # `a.b.c.d` chains quadratic.
+            inner_kind = type(value)
+            if inner_kind is ast.Name:
+                # `self.x`, `request.app`: one shared summary per text, as for names
+                text = value.id + "." + node.attr
+                found = self._name_attrs.get(text)
+                if found is None:
+                    found = self._name_attrs[text] = tuple.__new__(
+                        Expr, ("attr", text, None, inner[_NAMES], (), (), (), (), 0, False))
+                return found
+            text = _extend_dotted(inner_kind, inner[_DOTTED], "." + node.attr)
+            if text is None:
+                text = dotted(node)
             return tuple.__new__(Expr, ("attr", text, None, inner.names, (), (), inner.strings, inner.calls, 0, False))
         if kind is ast.Call:
             return self._call(node, depth, awaited)
@@ -753,11 +772,15 @@ class _Builder:
             return self._combine("binop", parts, keep=parts if depth <= _MAX_DEPTH else (),
                                  text=type(node.op).__name__)
         if kind is ast.Subscript:
-            inner = self.expr(node.value, depth + 1)
+            value = node.value
+            inner = self.expr(value, depth + 1)
             index = self.expr(node.slice, depth + 1)
+            text = _extend_dotted(type(value), inner[_DOTTED], "[]")
+            if text is None:
+                text = dotted(node)
             # text "slice" for `messages[:-1]` (many elements); None for `messages[-1]` (one element)
             return self._combine("subscript", [inner, index], keep=[inner, index] if depth <= _MAX_DEPTH else (),
-                                 dotted=dotted(node), text="slice" if isinstance(node.slice, ast.Slice) else None)
+                                 dotted=text, text="slice" if isinstance(node.slice, ast.Slice) else None)
         if kind in (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp):
             parts = []
             for generator in node.generators:
@@ -779,7 +802,17 @@ class _Builder:
             self._write_target(node.target, "item assignment")
             self._record_assign([node.target], value, node, "assign")  # type: ignore[arg-type]
             return value
-        # BoolOp, Compare, UnaryOp, IfExp, Slice, Yield, ...: combine the children
+        # The common ones first, children in `_fields` order (as the generic branch below).
+        if kind is ast.Compare:
+            parts = [self.expr(node.left, depth + 1)]
+            parts.extend([self.expr(item, depth + 1) for item in node.comparators])
+            return self._combine("other", parts)
+        if kind is ast.BoolOp:
+            parts = [self.expr(item, depth + 1) for item in node.values]
+            return self._combine("boolop", parts, keep=parts if depth <= _MAX_DEPTH else ())
+        if kind is ast.UnaryOp:
+            return self._combine("other", [self.expr(node.operand, depth + 1)])
+        # IfExp, Slice, Yield, ...: combine the children
         parts = []
         for name in node._fields:
             value = getattr(node, name, None)
@@ -795,70 +828,78 @@ class _Builder:
     @staticmethod
     def _combine(kind: str, parts: list[Expr], size: int = 0, keep=(), text: str | None = None,
                  dotted: str = "") -> Expr:
-        names: set[str] = set()
-        strings: list[str] = []
-        calls: list[str] = []
-        for part in parts:
-            if part.names:
-                names.update(part.names)
-            if part.strings and len(strings) < _MAX_COLLECTED:
-                strings.extend(part.strings)
-            if part.calls and len(calls) < _MAX_COLLECTED:
-                calls.extend(part.calls)
-        return tuple.__new__(Expr, (kind, dotted, text, frozenset(names), tuple(keep[:_MAX_ITEMS]), (),
-                                    tuple(strings[:_MAX_COLLECTED]), tuple(calls[:_MAX_COLLECTED]), size, False))
+        names, strings, calls = _collect(parts)
+        return tuple.__new__(Expr, (kind, dotted, text, names, tuple(keep[:_MAX_ITEMS]), (), strings, calls, size, False))
 
     def _call(self, node: ast.Call, depth: int, awaited: bool) -> Expr:
-        func_text = dotted(node.func)
-        if not func_text and isinstance(node.func, ast.Attribute):
-            func_text = "<expr>." + node.func.attr  # `(BASE / name).write_text(...)`
+        func = node.func
+        func_kind = type(func)
+        if func_kind is ast.Name:
+            func_text = func.id
+        else:
+            func_text = dotted(func)
+            if not func_text and func_kind is ast.Attribute:
+                func_text = "<expr>." + func.attr  # `(BASE / name).write_text(...)`
+        inner_depth = depth + 1
+        expr = self.expr
         if func_text in _UNINTERESTING_CALLS:
-            parts = [self.expr(argument, depth + 1) for argument in node.args]
-            parts.extend(self.expr(keyword.value, depth + 1) for keyword in node.keywords)
+            parts = [expr(argument, inner_depth) for argument in node.args]
+            parts.extend([expr(keyword.value, inner_depth) for keyword in node.keywords])
             return self._combine("call", parts, dotted=func_text)
         # A draft (list) in Call field order; frozen into Call records when the module is done,
         # because statements set `statement` and `target` after the expression is summarised.
-        draft = [func_text, node.lineno, node.col_offset + 1, getattr(node, "end_lineno", None) or node.lineno,
-                 (getattr(node, "end_col_offset", None) or 0) + 1, (), (), awaited, False, None, self.withs,
+        draft = [func_text, node.lineno, node.col_offset + 1, node.end_lineno or node.lineno,
+                 (node.end_col_offset or 0) + 1, (), (), awaited, False, None, self.withs,
                  self.loop_depth > 0, _EMPTY, None]
         self.scope.calls.append(draft)  # type: ignore[arg-type]
         self._last_call_for[id(node)] = draft
-        if isinstance(node.func, ast.Attribute) and node.func.attr in _PATH_METHODS:
-            receiver = self.expr(node.func.value, depth + 1)
+        method = func.attr if func_kind is ast.Attribute else None
+        if method is not None and method in _PATH_METHODS:
+            receiver = expr(func.value, inner_depth)
             draft[_RECEIVER_EXPR] = receiver
-            callee = Expr.make("attr", func_text, names=receiver.names, strings=receiver.strings,
-                               calls=receiver.calls)
+            callee = tuple.__new__(Expr, ("attr", func_text, None, receiver[_NAMES], (), (), receiver[_STRINGS],
+                                          receiver[_CALLS], 0, False))
         else:
-            callee = self.expr(node.func, depth + 1) if not isinstance(node.func, ast.Name) else None
-        args = tuple(self.expr(argument, depth + 1) for argument in node.args)[:_MAX_ITEMS]
-        kwargs = tuple((keyword.arg or "**", self.expr(keyword.value, depth + 1))
-                       for keyword in node.keywords)[:_MAX_ITEMS]
-        parts = list(args) + [value for _, value in kwargs]
-        last = func_text.rsplit(".", 1)[-1]
+            callee = expr(func, inner_depth) if func_kind is not ast.Name else None
+        args = [expr(argument, inner_depth) for argument in node.args]
+        if len(args) > _MAX_ITEMS:
+            del args[_MAX_ITEMS:]
+        kwargs = [(keyword.arg or "**", expr(keyword.value, inner_depth)) for keyword in node.keywords]
+        if len(kwargs) > _MAX_ITEMS:
+            del kwargs[_MAX_ITEMS:]
+        parts = args + [value for _, value in kwargs] if kwargs else list(args)
+        last = method if method is not None else func_text.rsplit(".", 1)[-1]
         if not (last[:1].isupper() or last in DETAILED_CALLS):
             # No rule reads these arguments: keep names (call graph, data flow) and drop the rest,
             # which keeps the facts small (they are pickled to the parent and into the cache).
             # String constants stay too: the flow follows them into parameters (`load_history("u1")`).
-            args = tuple(arg if arg.kind in ("name", "attr", "str") else _OPAQUE for arg in args)
-            kwargs = tuple((key, value if value.kind in ("name", "attr", "str") else _OPAQUE) for key, value in kwargs)
+            args = tuple([arg if arg[0] in _KEPT_KINDS else _OPAQUE for arg in args])
+            kwargs = tuple([(key, value if value[0] in _KEPT_KINDS else _OPAQUE) for key, value in kwargs])
+        else:
+            args = tuple(args)
+            kwargs = tuple(kwargs)
         draft[_ARGS] = args
         draft[_KWARGS] = kwargs
         if parts:
-            draft[_ARG_NAMES] = frozenset().union(*(part.names for part in parts))
+            arg_names: set[str] = set()
+            for part in parts:
+                if part[_NAMES]:
+                    arg_names.update(part[_NAMES])
+            draft[_ARG_NAMES] = frozenset(arg_names)
         if callee is not None:
             parts.append(callee)
-        combined = self._combine("call", parts, dotted=func_text)
+        names, strings, calls = _collect(parts)
         # Keep argument detail only near the top: deep nesting is summarised by names/strings/calls.
         near_top = depth <= _MAX_DEPTH
         combined = tuple.__new__(Expr, (
-            "call", func_text, None, combined.names, args if near_top else (), kwargs if near_top else (),
-            combined.strings, ((func_text,) + combined.calls)[:_MAX_COLLECTED + 1] if func_text else combined.calls,
-            0, awaited))
+            "call", func_text, None, names, args if near_top else (), kwargs if near_top else (),
+            strings, ((func_text,) + calls)[:_MAX_COLLECTED + 1] if func_text else calls, 0, awaited))
         # A mutating method call writes into its receiver: `sessions[sid].append(m)`.
-        if isinstance(node.func, ast.Attribute) and node.func.attr in MUTATING_METHODS:
-            base = container_base(dotted(node.func.value))
+        if method is not None and method in MUTATING_METHODS:
+            # dotted(func.value) is func_text without `.method` ('' when func_text is `<expr>.`)
+            base = container_base(func_text[:-len(method) - 1]) if func_text[:1] != "<" else ""
             if base:
-                self._mutation(base, f".{node.func.attr}()", node)
+                self._mutation(base, f".{method}()", node)
         return combined
 
     _last_call_for: dict
@@ -884,6 +925,39 @@ _OPAQUE = tuple.__new__(Expr, ("other", "", None, _EMPTY, (), (), (), (), 0, Fal
 _CONSTANT = tuple.__new__(Expr, ("const", "", None, _EMPTY, (), (), (), (), 0, False))  # numbers, None, bools
 
 _ARGS, _KWARGS, _STATEMENT, _TARGET, _ARG_NAMES, _RECEIVER_EXPR = 5, 6, 8, 9, 12, 13
+_DOTTED, _NAMES, _STRINGS, _CALLS = 1, 3, 6, 7  # Expr fields, read by index in the hot paths
+_KEPT_KINDS = frozenset({"name", "attr", "str"})
+
+
+def _extend_dotted(inner_kind: type, inner_dotted: str, suffix: str) -> str | None:
+    """`dotted()` of an attribute or subscript node from its value's summary, without walking
+    the chain again; None when the value's kind does not say (then walk it).
+
+    A name's, attribute's or subscript's summary carries `dotted()` of its node; a call's
+    carries its callee's text, which is `<expr>.method` when the callee has no dotted text.
+    """
+    if inner_kind is ast.Name:
+        return inner_dotted + suffix
+    if inner_kind is ast.Attribute or inner_kind is ast.Subscript:
+        return inner_dotted + suffix if inner_dotted else ""
+    if inner_kind is ast.Call:
+        return inner_dotted + "()" + suffix if inner_dotted and inner_dotted[0] != "<" else ""
+    return None
+
+
+def _collect(parts: list[Expr]) -> tuple[frozenset[str], tuple[str, ...], tuple[str, ...]]:
+    """Every name, and the first strings and callees, read inside `parts` (in order)."""
+    names: set[str] = set()
+    strings: list[str] = []
+    calls: list[str] = []
+    for part in parts:
+        if part[_NAMES]:
+            names.update(part[_NAMES])
+        if part[_STRINGS] and len(strings) < _MAX_COLLECTED:
+            strings.extend(part[_STRINGS])
+        if part[_CALLS] and len(calls) < _MAX_COLLECTED:
+            calls.extend(part[_CALLS])
+    return frozenset(names), tuple(strings[:_MAX_COLLECTED]), tuple(calls[:_MAX_COLLECTED])
 
 # Methods whose receiver is a path or file worth summarising (`(DIR / name).write_text(...)`).
 _PATH_METHODS = frozenset({"write_text", "write_bytes", "open", "touch", "save_local", "to_csv", "to_json",
@@ -954,6 +1028,8 @@ def build_module_facts(tree: ast.Module, name: str, path: str, is_package: bool,
     builder = _Builder(facts, package)
     builder._last_call_for = {}
     builder._names = {}
+    builder._strings = {}
+    builder._name_attrs = {}
     builder.body(tree.body)
     shared_empty_dict: dict = {}
     for function in facts.functions.values():
