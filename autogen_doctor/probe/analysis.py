@@ -242,6 +242,11 @@ def _find_holes(by_session: dict[str, list[TurnRecord]], checks: list[_Check]) -
     # without pods, another process) received; then a burst word missing on another backend is a
     # hole, not a split. Per-pod storage shared by a pod's workers does not count as proof.
     shared_store_seen = any(check.recalled and check.kind == "cross" and _other_host(check) for check in checks)
+    # Within one pod, a word recalled by another worker of that pod proves the pod's workers share
+    # a store: a burst word then missing on a sibling worker is a hole too (uvicorn --workers N).
+    pods_sharing = {check.reply.backend.pod for check in checks
+                    if check.recalled and check.kind == "cross" and check.planted is not None
+                    and check.reply.backend.pod is not None and check.reply.backend.pod == check.planted.backend.pod}
     holes: list[tuple[str, TurnRecord, list[TurnRecord], bool]] = []  # session, planter, later, tied
     noise_mean = 0.0
     for session, records in by_session.items():
@@ -267,6 +272,9 @@ def _find_holes(by_session: dict[str, list[TurnRecord]], checks: list[_Check]) -
                 if not any(check.recalled for check in mine):
                     return False  # recalls nothing at all: that is not a hole, it is no history
                 if _same_backend(record.backend, planter.backend) or shared_store_seen:
+                    return True
+                pod = record.backend.pod
+                if pod is not None and pod == planter.backend.pod and pod in pods_sharing:
                     return True
                 return any(check.recalled and check.kind == "cross" for check in mine)
 

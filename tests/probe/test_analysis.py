@@ -394,3 +394,26 @@ def test_one_slip_on_the_same_backend_does_not_hide_a_split():
     verdict = analyse(simulate(routes, "process", slips=frozenset({(0, 4, 1)})))
     assert verdict.checks["same"] == {"expected": 1, "recalled": 0}
     assert verdict.cause == "process-local-state"
+
+
+def test_burst_words_lost_on_one_pod_with_several_workers_are_lost_update_not_a_split():
+    # One pod, three worker pids (uvicorn --workers 3 on one host): the burst's last writer
+    # (turn 1, on pid 2) overwrote the words turns 2 and 3 saved from pid 1, so the later replies
+    # on pid 2 recall only the word planted on their own pid. Other sessions recall words across
+    # pids, which proves the pod's workers share one store: this is a hole, not a split.
+    one_pod = ["vm/1", "vm/2", "vm/3"]
+    overwritten = [["vm/2", "vm/1", "vm/1", "vm/2", "vm/2"] for _ in range(4)]
+    spread = [[one_pod[(s + t) % 3] for t in range(5)] for s in range(4)]
+    lost = frozenset({(s, turn) for s in range(4) for turn in (2, 3)})
+    verdict = analyse(simulate(overwritten + spread, "shared", burst=3, lost=lost))
+    assert verdict.cause == "lost-update"
+    assert causes_of(verdict) == ["lost-update"]
+    assert verdict.cause_report("lost-update").count == 8
+
+
+def test_process_local_store_on_one_pod_with_several_workers_stays_process_local():
+    one_pod = ["vm/1", "vm/2", "vm/3"]
+    routes = [[one_pod[(s + t) % 3] for t in range(5)] for s in range(8)]
+    verdict = analyse(simulate(routes, "process", burst=3))
+    assert verdict.cause == "process-local-state"
+    assert "lost-update" not in causes_of(verdict)
