@@ -203,16 +203,21 @@ def _live_progress(enabled: bool, sessions: int, turns: int) -> Iterator[Progres
         yield hook
 
 
-def _send(options: ProbeOptions, url: str, progress: bool) -> tuple[Transcript, int, list[str]]:
+def send_and_transcribe(options: ProbeOptions, url: str, progress: bool, sender_class: type = Sender,
+                        **transcript_fields: object) -> tuple[Transcript, int, list[str]]:
+    """Send the run's plan to `url` with `sender_class` (HTTP `Sender` or the WebSocket sender) and
+    return its transcript, the plan's seed and the sender's notes; `transcript_fields` are the
+    transport's extra Transcript fields."""
     plan = make_plan(options.sessions, options.turns, seed=options.seed,
                      concurrent_turns=options.concurrent_turns)
     started = time.perf_counter()
     with _live_progress(progress and not options.quiet, options.sessions, options.turns) as hook:
-        sender = Sender(options, plan, url, hook)
+        sender = sender_class(options, plan, url, hook)
         try:
             records, identity_source = asyncio.run(sender.run())
         except Unreachable as error:
             raise UserError(f"cannot reach {escape_text(redact_url(url))}: {escape_text(error)}") from None
+    # The plan is lazy: only the sessions the sender started exist, in the order it started them.
     order = sender.session_order
     records.sort(key=lambda record: (order[record.session], record.turn))
     transcript = Transcript(
@@ -220,6 +225,7 @@ def _send(options: ProbeOptions, url: str, progress: bool) -> tuple[Transcript, 
         concurrent_turns=options.concurrent_turns, identity_source=identity_source,
         duration_s=round(time.perf_counter() - started, 3),
         codewords_by_session=dict(sorted(sender.codewords_by_session.items(), key=lambda item: order[item[0]])),
+        **transcript_fields,
     )
     return transcript, plan.seed, sender.notes()
 
@@ -238,7 +244,7 @@ def run_probe(options: ProbeOptions, url: str | None = None, *, progress: bool =
         transcript, _ = read_recording(options.replay)
     else:
         target = check_url(url or options.url)
-        transcript, seed, notes = _send(options, target, progress)
+        transcript, seed, notes = send_and_transcribe(options, target, progress)
         if options.record is not None:
             write_recording(options.record, transcript, seed=seed)
         if transcript.records and not any(record.ok for record in transcript.records):

@@ -3,20 +3,16 @@ a WebSocket changes about the verdict (state tied to the connection, held connec
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import json
-import time
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from autogen_doctor.exit_codes import UserError
-from autogen_doctor.probe.command import ProbeRun, _failure_summary, _live_progress, check_options
+from autogen_doctor.probe.command import ProbeRun, _failure_summary, check_options, send_and_transcribe
 from autogen_doctor.probe.options import DEFAULT_BODY, ProbeOptions
-from autogen_doctor.probe.plan import make_plan
 from autogen_doctor.probe.recording import read_regular_file, write_recording
 from autogen_doctor.probe.redact import redact_url
-from autogen_doctor.probe.send import Unreachable
 from autogen_doctor.probe.transcript import Transcript, TurnRecord
 from autogen_doctor.probe.verdict import (EVIDENCE_CAP, INCONCLUSIVE, NOT_REHYDRATED, PROCESS_LOCAL_STATE,
                                           STATE_LOSS, Verdict)
@@ -168,26 +164,10 @@ def explain(verdict: Verdict, transcript: Transcript) -> None:
 def _send(options: ProbeOptions, url: str, progress: bool) -> tuple[Transcript, int, list[str]]:
     from autogen_doctor.probe.ws.sender import WsSender
 
-    plan = make_plan(options.sessions, options.turns, seed=options.seed, concurrent_turns=options.concurrent_turns)
-    started = time.perf_counter()
-    with _live_progress(progress and not options.quiet, options.sessions, options.turns) as hook:
-        sender = WsSender(options, plan, url, hook)
-        try:
-            records, identity_source = asyncio.run(sender.run())
-        except Unreachable as error:
-            raise UserError(f"cannot reach {escape_text(redact_url(url))}: {escape_text(error)}") from None
-    # The plan is lazy: only the sessions the sender started exist, in the order it started them.
-    order = sender.session_order
-    records.sort(key=lambda record: (order[record.session], record.turn))
-    transcript = Transcript(
-        url=redact_url(url), sessions=options.sessions, turns=options.turns, records=records,
-        concurrent_turns=options.concurrent_turns, identity_source=identity_source,
-        duration_s=round(time.perf_counter() - started, 3),
-        codewords_by_session=dict(sorted(sender.codewords_by_session.items(), key=lambda item: order[item[0]])),
-        transport="ws", ws_connection=options.ws.connection_label,
-    )
-    notes = list(options.ws.notes) + sender.notes()  # the OS's reasons included, when it named no worker
-    return transcript, plan.seed, notes
+    transcript, seed, sender_notes = send_and_transcribe(
+        options, url, progress, WsSender, transport="ws", ws_connection=options.ws.connection_label)
+    notes = list(options.ws.notes) + sender_notes  # the OS's reasons included, when it named no worker
+    return transcript, seed, notes
 
 
 def check_ws_options(options: ProbeOptions) -> None:
