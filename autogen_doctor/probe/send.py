@@ -9,6 +9,7 @@ Redirects are never followed: the probe sends only to the URL it was given.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import http.cookiejar
 import math
 import random
@@ -17,7 +18,7 @@ import ssl
 import time
 import zlib
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, AsyncIterator, Callable
 
 import httpx
 
@@ -351,29 +352,36 @@ class Sender:
         cookies = httpx.Cookies()
         records: list[TurnRecord] = []
         planted_ok: list[str] = []
-        burst = session.burst
-        if burst:
-            sent = await asyncio.gather(*(self.send_turn(client, session, turn, cookies) for turn in burst))
-            for record, text, _ in sent:
-                self._judge(record, text, [])
-            if after_first_step:
-                after_first_step([record for record, _, _ in sent], [flag for _, _, flag in sent])
-            for record, _, _ in sent:
+        async with self._session_scope(session) as in_order_args:
+            burst = session.burst
+            if burst:
+                sent = await asyncio.gather(*(self.send_turn(client, session, turn, cookies) for turn in burst))
+                for record, text, _ in sent:
+                    self._judge(record, text, [])
+                if after_first_step:
+                    after_first_step([record for record, _, _ in sent], [flag for _, _, flag in sent])
+                for record, _, _ in sent:
+                    records.append(record)
+                    self._tick(record)
+                planted_ok = [record.planted for record in records if record.ok]
+            for index, turn in enumerate(session.after_burst):
+                record, text, unreachable = await self.send_turn(client, session, turn, cookies, *in_order_args)
+                self._judge(record, text, list(planted_ok))
+                if after_first_step and not burst and index == 0:
+                    after_first_step([record], [unreachable])
+                if record.ok:
+                    planted_ok.append(record.planted)
                 records.append(record)
                 self._tick(record)
-            planted_ok = [record.planted for record in records if record.ok]
-        for index, turn in enumerate(session.after_burst):
-            record, text, unreachable = await self.send_turn(client, session, turn, cookies)
-            self._judge(record, text, list(planted_ok))
-            if after_first_step and not burst and index == 0:
-                after_first_step([record], [unreachable])
-            if record.ok:
-                planted_ok.append(record.planted)
-            records.append(record)
-            self._tick(record)
         if self.progress:
             self.progress("session", None)
         return records
+
+    @contextlib.asynccontextmanager
+    async def _session_scope(self, session: SessionPlan) -> AsyncIterator[tuple[Any, ...]]:
+        """What a session's in-order turns share, passed to `send_turn` after its usual arguments,
+        and released when the session ends: nothing over HTTP (a transport may hold a connection)."""
+        yield ()
 
     @staticmethod
     def _judge(record: TurnRecord, reply: Reply | None, expected: list[str]) -> None:

@@ -14,7 +14,7 @@ import random
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, AsyncIterator
 
 import httpx
 from websockets.exceptions import ConnectionClosed
@@ -403,37 +403,12 @@ class WsSender(Sender):
             self.identity_sources.append(source)
         return record, reply, result.unreachable
 
-    async def run_session(self, client: httpx.AsyncClient, session: SessionPlan,
-                          after_first_step: Callable[[list[TurnRecord], list[bool]], None] | None = None,
-                          ) -> list[TurnRecord]:
-        """All turns of one session; burst turns (--concurrent-turns) each on a connection of their own."""
-        cookies = httpx.Cookies()
-        records: list[TurnRecord] = []
-        planted_ok: list[str] = []
+    @contextlib.asynccontextmanager
+    async def _session_scope(self, session: SessionPlan) -> AsyncIterator[tuple[_Held]]:
+        """The session's held connection for its in-order turns (burst turns each open their own),
+        closed politely when the session ends, however it ends."""
         held = _Held()
         try:
-            burst = session.burst
-            if burst:
-                sent = await asyncio.gather(*(self.send_turn(client, session, turn, cookies) for turn in burst))
-                for record, text, _ in sent:
-                    self._judge(record, text, [])
-                if after_first_step:
-                    after_first_step([record for record, _, _ in sent], [flag for _, _, flag in sent])
-                for record, _, _ in sent:
-                    records.append(record)
-                    self._tick(record)
-                planted_ok = [record.planted for record in records if record.ok]
-            for index, turn in enumerate(session.after_burst):
-                record, text, unreachable = await self.send_turn(client, session, turn, cookies, held)
-                self._judge(record, text, list(planted_ok))
-                if after_first_step and not burst and index == 0:
-                    after_first_step([record], [unreachable])
-                if record.ok:
-                    planted_ok.append(record.planted)
-                records.append(record)
-                self._tick(record)
+            yield (held,)
         finally:
             await self._retire(held, Values(session=session.session))
-        if self.progress:
-            self.progress("session", None)
-        return records
