@@ -6,26 +6,13 @@ import os
 import shutil
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
 
-# A handler that keeps each conversation in a module-level dict: AD101 reports it.
-STATEFUL_APP = textwrap.dedent('''\
-    from fastapi import FastAPI
-
-    app = FastAPI()
-    SESSIONS = {}
-
-
-    @app.post("/chat/{session_id}")
-    async def chat(session_id: str, message: str):
-        history = SESSIONS.get(session_id, [])
-        history.append(message)
-        SESSIONS[session_id] = history
-        return {"reply": len(history)}
-''')
+# STATEFUL_APP, a handler keeping each conversation in a module-level dict (AD101 reports it),
+# is the scan CLI tests' own: re-exported for the hostile-repository tests.
+from scan_cli.scan_cli_support import STATEFUL_APP  # noqa: F401
 
 
 def scan(cwd: Path, *args: str, timeout: float = 120, prefix: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
