@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import stat
 import time
 from pathlib import Path
 from typing import Any
 
 from autogen_doctor import __version__
 from autogen_doctor.exit_codes import UserError
+from autogen_doctor.files import read_regular_file
 from autogen_doctor.probe.options import MAX_SESSIONS, MAX_TURNS
 from autogen_doctor.probe.transcript import Transcript, TurnRecord
 from autogen_doctor.textsafe import escape_text
@@ -77,40 +76,15 @@ def _loads(line: str) -> Any:
         raise ValueError(error.msg) from None
 
 
-def read_regular_file(path: Path) -> str:
-    """The text of a regular file of at most MAX_RECORDING_BYTES; a one-line UserError otherwise.
-
-    Opened without blocking (a FIFO would wait for a writer forever) and checked to be a regular
-    file before a byte is read (/dev/zero and /dev/urandom never end).
-    """
-    shown = escape_text(path)
-    try:
-        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    except FileNotFoundError:
-        raise UserError(f"--replay {shown}: no such file") from None
-    except OSError as error:
-        raise UserError(f"--replay {shown}: cannot read it ({error.strerror or error})") from None
-    try:
-        info = os.fstat(descriptor)
-        if not stat.S_ISREG(info.st_mode):
-            raise UserError(f"--replay {shown}: not a regular file (a recording is a .jsonl file)")
-        if info.st_size > MAX_RECORDING_BYTES:
-            raise UserError(f"--replay {shown}: larger than {MAX_RECORDING_BYTES // (1024 * 1024)} MiB, "
-                            "not a recording the probe wrote")
-        with os.fdopen(descriptor, "rb", closefd=True) as handle:
-            descriptor = -1
-            data = handle.read(MAX_RECORDING_BYTES + 1)
-    except OSError as error:
-        raise UserError(f"--replay {shown}: cannot read it ({error.strerror or error})") from None
-    finally:
-        if descriptor >= 0:
-            os.close(descriptor)
-    if len(data) > MAX_RECORDING_BYTES:
-        raise UserError(f"--replay {shown}: larger than {MAX_RECORDING_BYTES // (1024 * 1024)} MiB")
+def read_recording_text(path: Path) -> str:
+    """The text of a recording: a regular file of at most MAX_RECORDING_BYTES, or a one-line UserError."""
+    if Path(path).is_dir():  # said the way a recording's users read it: a folder is not a .jsonl file
+        raise UserError(f"--replay {escape_text(path)}: not a regular file (a recording is a .jsonl file)")
+    data = read_regular_file(Path(path), "--replay", MAX_RECORDING_BYTES)
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as error:
-        raise UserError(f"--replay {shown}: cannot read it (not UTF-8 text: {error.reason})") from None
+        raise UserError(f"--replay {escape_text(path)}: cannot read it (not UTF-8 text: {error.reason})") from None
 
 
 def _check_record(data: Any, where: str, turns: int) -> TurnRecord:
@@ -150,7 +124,7 @@ def _check_record(data: Any, where: str, turns: int) -> TurnRecord:
 
 def read_recording(path: Path) -> tuple[Transcript, dict[str, Any]]:
     """The transcript of a recording and its raw header; one-line UserError when malformed."""
-    text = read_regular_file(Path(path))
+    text = read_recording_text(Path(path))
     shown = escape_text(path)
     lines = [(number, line) for number, line in enumerate(text.splitlines(), 1) if line.strip()]
     if not lines:

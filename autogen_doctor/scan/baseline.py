@@ -131,7 +131,7 @@ def read_baseline(path: Path) -> Baseline:
     A baseline may come from the scanned repository, so it is read as untrusted: a regular
     file of at most MAX_BASELINE_BYTES, nesting bounded, counts whole numbers in range.
     """
-    from autogen_doctor.scan.paths import read_regular_file
+    from autogen_doctor.files import read_regular_file
 
     if not path.exists() and not path.is_symlink():
         raise UserError(f"baseline {path} does not exist (create it with --write-baseline)")

@@ -26,7 +26,7 @@ from typing import Any, Callable
 
 from autogen_doctor.exit_codes import UserError
 from autogen_doctor.scan.findings import Severity
-from autogen_doctor.scan.paths import read_regular_file
+from autogen_doctor.files import read_regular_file
 
 TABLE = "autogen-doctor"
 FORMATS = ("text", "json", "sarif", "github")

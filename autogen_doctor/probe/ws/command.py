@@ -11,7 +11,7 @@ from urllib.parse import urlsplit, urlunsplit
 from autogen_doctor.exit_codes import UserError
 from autogen_doctor.probe.command import ProbeRun, _failure_summary, check_options, send_and_transcribe
 from autogen_doctor.probe.options import DEFAULT_BODY, ProbeOptions
-from autogen_doctor.probe.recording import read_regular_file, write_recording
+from autogen_doctor.probe.recording import read_recording_text, write_recording
 from autogen_doctor.probe.redact import redact_url
 from autogen_doctor.probe.transcript import Transcript, TurnRecord
 from autogen_doctor.probe.verdict import (EVIDENCE_CAP, INCONCLUSIVE, NOT_REHYDRATED, PROCESS_LOCAL_STATE,
@@ -35,7 +35,7 @@ def is_ws_recording(path: Path) -> bool:
     a device): a file it refuses is left to `--replay` to refuse with its one-line error.
     """
     try:
-        text = read_regular_file(path)
+        text = read_recording_text(path)
     except UserError:
         return False
     first = text.split("\n", 1)[0]
