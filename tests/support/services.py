@@ -95,6 +95,7 @@ def uvicorn_service(
     finally:
         stop_process_group(process)
         log_file.close()
+        Path(log_file.name).unlink(missing_ok=True)
 
 
 def _wait_for_workers(url: str, workers: int, timeout_s: float = 30.0) -> None:
@@ -146,10 +147,13 @@ def nginx_binary() -> str | None:
 
 
 @contextlib.contextmanager
-def nginx_round_robin(upstream_ports: Sequence[int], *, sticky_ip_hash: bool = False) -> Iterator[str]:
+def nginx_round_robin(upstream_ports: Sequence[int], *, sticky_ip_hash: bool = False,
+                      websocket: bool = False, served_by: bool = False) -> Iterator[str]:
     """A real nginx balancing plain round-robin (or ip_hash) over local upstreams. Yields URL.
 
-    keepalive to upstreams is off so every proxied request is routed on its own.
+    keepalive to upstreams is off so every proxied request is routed on its own. `websocket`
+    passes the Upgrade handshake through (as a WebSocket deployment must); `served_by` adds
+    `X-Served-By: <upstream address>` to every answer, the 101 included, so the probe can tell pods apart.
     """
     binary = nginx_binary()
     if binary is None:
@@ -160,6 +164,14 @@ def nginx_round_robin(upstream_ports: Sequence[int], *, sticky_ip_hash: bool = F
         (prefix / sub).mkdir()
     servers = "\n".join(f"        server 127.0.0.1:{p};" for p in upstream_ports)
     balance = "        ip_hash;\n" if sticky_ip_hash else ""
+    if websocket:
+        connection_map = "    map $http_upgrade $connection_upgrade { default upgrade; '' close; }\n"
+        connection_headers = ("            proxy_set_header Upgrade $http_upgrade;\n"
+                              "            proxy_set_header Connection $connection_upgrade;")
+    else:
+        connection_map = ""
+        connection_headers = '            proxy_set_header Connection "";'
+    served_by_header = "            add_header X-Served-By $upstream_addr always;\n" if served_by else ""
     user = "user root;\n" if os.geteuid() == 0 else ""
     conf = f"""{user}worker_processes 1;
 daemon off;
@@ -173,7 +185,7 @@ http {{
     fastcgi_temp_path {prefix}/tmp/fastcgi;
     uwsgi_temp_path {prefix}/tmp/uwsgi;
     scgi_temp_path {prefix}/tmp/scgi;
-    upstream backends {{
+{connection_map}    upstream backends {{
 {balance}{servers}
     }}
     server {{
@@ -181,9 +193,9 @@ http {{
         location / {{
             proxy_pass http://backends;
             proxy_http_version 1.1;
-            proxy_set_header Connection "";
+{connection_headers}
             proxy_read_timeout 30s;
-        }}
+{served_by_header}        }}
     }}
 }}
 """
