@@ -84,6 +84,9 @@ def test_leading_assignments_become_the_environment():
         ("hypercorn app:api -b 0.0.0.0:80", "-b"),
         ("uvicorn app:api --reload", "--reload"),
         ("gunicorn app:api -D", "-D"),
+        ("gunicorn app:api -RD", "-D"),  # bundled switches, as argparse reads them
+        ("gunicorn app:api -DR", "-D"),
+        ("gunicorn app:api -Rw4", "-w"),
         ("uvicorn app:api --ssl-keyfile k.pem", "--ssl-keyfile"),
         ("flask run", "uvicorn, gunicorn or hypercorn"),
         ("python app.py", "uvicorn, gunicorn or hypercorn"),
@@ -342,3 +345,14 @@ def test_serve_refuses_a_full_url_and_a_conflicting_command_without_starting_any
     _, err = cli.communicate(timeout=60)
     assert cli.returncode == 2 and "needs --output" in err
     assert marked_processes(marker) == []
+
+
+@pytest.mark.parametrize("command", [
+    "gunicorn app:api -R",  # a bundle of harmless switches
+    "gunicorn app:api -kuvicorn.workers.UvicornWorker",  # a value that happens to hold R and D
+    "gunicorn app:api -k uvicorn.workers.UvicornWorker -R",
+])
+def test_short_options_that_are_not_refused_pass_through(command):
+    adapted = adapt_command(command, 2, 8000)
+    assert adapted.argv[-4:] == ("--workers", "2", "--bind", "127.0.0.1:8000")
+    assert all(token in adapted.argv for token in command.split()[1:])

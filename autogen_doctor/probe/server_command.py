@@ -52,6 +52,8 @@ class ServerFlags:
     bind: tuple[str, ...]  # options that choose where it listens
     refused: dict[str, str]  # option -> why --serve cannot run with it
     bind_args: Callable[[str, int], list[str]]
+    # one-letter options that take no value, so argparse lets them be bundled (`-RD` = `-R -D`)
+    switches: tuple[str, ...] = ()
 
 
 SERVERS: dict[str, ServerFlags] = {
@@ -78,6 +80,7 @@ SERVERS: dict[str, ServerFlags] = {
             "--keyfile": "--serve probes plain HTTP on 127.0.0.1",
         },
         bind_args=lambda host, port: ["--bind", f"{host}:{port}"],
+        switches=("-D", "-R", "-v", "-h"),
     ),
     "hypercorn": ServerFlags(
         name="hypercorn",
@@ -122,6 +125,24 @@ def _option_name(token: str, known: Sequence[str]) -> str | None:
         if len(option) == 2 and token.startswith(option) and not token.startswith("--"):
             return option  # `-w4`: a short option with its value attached
     return None
+
+
+def _bundled_options(token: str, switches: Sequence[str]) -> list[str]:
+    """The options a bundle of short flags spells, each as its own token: `-RDw4` -> `-R -D -w4`.
+
+    argparse reads `-RD` as `-R -D` when `-R` takes no value; the first letter that is not a
+    switch starts the last option, and the rest of the bundle is its value.
+    """
+    if len(token) <= 2 or token.startswith("--") or not token.startswith("-") or token[:2] not in switches:
+        return [token]
+    options: list[str] = []
+    for index in range(1, len(token)):
+        option = "-" + token[index]
+        if option not in switches:
+            options.append("-" + token[index:])
+            break
+        options.append(option)
+    return options
 
 
 def _split_command(command: str | Sequence[str]) -> list[str]:
@@ -189,7 +210,7 @@ def adapt_command(
         raise UserError("--serve needs a server command after the NAME=value assignments")
     launcher, server, arguments = _locate_server(tokens)
     flags = SERVERS[server]
-    for token in arguments:
+    for token in (option for argument in arguments for option in _bundled_options(argument, flags.switches)):
         if _option_name(token, flags.workers):
             raise UserError(
                 f"--serve: remove {token.split('=')[0]!r} from the command; "
@@ -231,7 +252,8 @@ def _refuse_modes_from_environment(server: str, environ: Mapping[str, str]) -> N
         except ValueError:
             raise UserError("--serve: GUNICORN_CMD_ARGS cannot be parsed; unset it for the probe") from None
         refused = SERVERS["gunicorn"].refused
-        for token in tokens:
+        switches = SERVERS["gunicorn"].switches
+        for token in (option for argument in tokens for option in _bundled_options(argument, switches)):
             found = _option_name(token, tuple(refused))
             if found:
                 raise UserError(f"--serve cannot run gunicorn with {found} in GUNICORN_CMD_ARGS: {refused[found]}")

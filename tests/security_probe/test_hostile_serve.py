@@ -41,6 +41,7 @@ def running(pid: int) -> bool:
 @pytest.mark.parametrize("command, env, fragment", [
     ("gunicorn app:api -k uvicorn.workers.UvicornWorker", {"GUNICORN_CMD_ARGS": "--daemon"}, "--daemon in GUNICORN_CMD_ARGS"),
     ("GUNICORN_CMD_ARGS='-D --log-level info' gunicorn app:api", {}, "-D in GUNICORN_CMD_ARGS"),
+    ("GUNICORN_CMD_ARGS='-RD --log-level info' gunicorn app:api", {}, "-D in GUNICORN_CMD_ARGS"),
     ("uvicorn app:api", {"UVICORN_RELOAD": "true"}, "UVICORN_RELOAD"),
     ("UVICORN_RELOAD=1 uvicorn app:api", {}, "UVICORN_RELOAD"),
     ("uvicorn app:api --reload", {}, "--reload"),
