@@ -46,7 +46,7 @@ def running(pid: int) -> bool:
     ("UVICORN_RELOAD=1 uvicorn app:api", {}, "UVICORN_RELOAD"),
     ("uvicorn app:api --reload", {}, "--reload"),
     ("gunicorn app:api --reload", {}, "--reload"),
-], ids=["gunicorn-env", "gunicorn-assignment", "uvicorn-env", "uvicorn-assignment", "uvicorn-flag", "gunicorn-flag"])
+], ids=["gunicorn-env", "gunicorn-assignment", "gunicorn-bundled-switches", "uvicorn-env", "uvicorn-assignment", "uvicorn-flag", "gunicorn-flag"])
 def test_daemon_and_reload_modes_from_flags_and_environment_are_refused(tmp_path, command, env, fragment):
     line = one_line_error(serve_probe("/chat", "--serve", command, "--workers", 2, cwd=tmp_path, env=env))
     assert fragment in line
