@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any, Iterator
 
 from autogen_doctor.scan import autogen_api
 from autogen_doctor.scan.facts import MODULE_BODY, Assign, Call, ClassInfo, Expr, Function, ModuleFacts
@@ -282,6 +283,16 @@ def analyse(resolver: Resolver, module: ModuleFacts, function: Function) -> Flow
             if flow.restored is not None:
                 break
     return flow
+
+
+def unrestored_request_runs(state) -> Iterator[tuple[Any, ModuleFacts, Function, Any, Flow]]:
+    """Request functions that build and run agents with nothing restored: (ref, module, function,
+    reach, flow), for AD201 (agents built in code) and AD202 (teams built from component config)."""
+    resolver = state.resolver
+    for ref, module, function, reach in state.entry_points.request_functions():
+        flow = analyse(resolver, module, function)
+        if flow.runs and flow.restored is None:
+            yield ref, module, function, reach, flow
 
 
 def analyse_builds_only(resolver: Resolver, module: ModuleFacts, function: Function) -> list[Built]:

@@ -78,10 +78,7 @@ def fix_for(var: str, classic: bool) -> str:
 def check(project) -> Iterator[Finding]:
     state = analysis(project)
     resolver = state.resolver
-    for ref, module, function, reach in state.entry_points.request_functions():
-        flow = _agent_flow.analyse(resolver, module, function)
-        if not flow.runs or flow.restored is not None:
-            continue
+    for ref, module, function, reach, flow in _agent_flow.unrestored_request_runs(state):
         built = [item for item in flow.built if item.how != "component"]
         if not built:
             continue  # AD202 covers teams rebuilt from component config

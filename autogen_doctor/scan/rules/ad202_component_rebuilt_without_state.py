@@ -45,11 +45,7 @@ from autogen_doctor.scan.rules._support import request_trace, analysis, make_fin
       summary="Team rebuilt from load_component per request without load_state (config carries no history)")
 def check(project) -> Iterator[Finding]:
     state = analysis(project)
-    resolver = state.resolver
-    for ref, module, function, reach in state.entry_points.request_functions():
-        flow = _agent_flow.analyse(resolver, module, function)
-        if not flow.runs or flow.restored is not None:
-            continue
+    for ref, module, function, reach, flow in _agent_flow.unrestored_request_runs(state):
         for built in flow.built:
             if built.how != "component":
                 continue
