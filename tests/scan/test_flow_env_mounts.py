@@ -161,3 +161,55 @@ def test_compose_interpolation_default_is_the_value_and_a_bare_variable_is_unkno
     assert "sets to `/state`" in finding.message
     write(tmp_path, {"compose.yaml": compose.replace("${HISTORY_DIR:-/state}", "${HISTORY_DIR}")})
     assert findings(tmp_path, "AD301") == []
+
+
+def configmap_manifest(env_block: str, volume: str = "emptyDir: {}") -> str:
+    """A Deployment whose container takes HISTORY_DIR from a ConfigMap (`env_block`)."""
+    return ("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: chat\nspec:\n  replicas: 2\n"
+            "  template:\n    spec:\n      containers:\n        - name: api\n          image: chat:1\n"
+            f"{env_block}"
+            "          volumeMounts:\n            - name: history\n              mountPath: /app/history\n"
+            f"      volumes:\n        - name: history\n          {volume}\n")
+
+
+CONFIG_MAP = ("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: chat-config\ndata:\n"
+              "  LOG_LEVEL: info\n  HISTORY_DIR: /app/history\n")
+KEY_REF = ("          env:\n            - name: HISTORY_DIR\n              valueFrom:\n"
+           "                configMapKeyRef:\n                  name: chat-config\n                  key: HISTORY_DIR\n")
+ENV_FROM = "          envFrom:\n            - configMapRef:\n                name: chat-config\n"
+
+
+def test_a_path_set_through_a_configmap_in_another_file_lands_on_the_emptydir(tmp_path):
+    for env_block in (KEY_REF, ENV_FROM):
+        write(tmp_path, {"app.py": service('os.environ["HISTORY_DIR"]'),
+                         "deploy/chat.yaml": configmap_manifest(env_block), "deploy/config.yaml": CONFIG_MAP})
+        [finding] = findings(tmp_path, "AD301")
+        assert "`$HISTORY_DIR`, which Deployment 'chat' (container 'api') takes from ConfigMap 'chat-config' as" \
+            in finding.message and "emptyDir volume 'history'" in finding.message
+        # the value's line is in the ConfigMap's file, the mount's in the Deployment's
+        steps = [(step.path.rsplit("/", 1)[-1], step.line) for step in finding.trace if step.path.endswith(".yaml")]
+        assert steps == [("config.yaml", line_of(CONFIG_MAP, "HISTORY_DIR:")),
+                         ("chat.yaml", line_of(configmap_manifest(env_block), "- name: history"))]
+        assert finding.severity.value == "error"  # two replicas
+
+
+def test_a_configmap_path_on_a_claim_is_silent_and_an_unknown_configmap_keeps_the_code_default(tmp_path):
+    claim = "persistentVolumeClaim:\n            claimName: history"
+    write(tmp_path, {"app.py": service('os.environ.get("HISTORY_DIR", "./history")'),
+                     "deploy/chat.yaml": configmap_manifest(KEY_REF, volume=claim), "deploy/config.yaml": CONFIG_MAP})
+    assert findings(tmp_path, "AD301") == []
+    # a ConfigMap made outside the tree: its value is unknown, the code's default speaks
+    (tmp_path / "deploy/config.yaml").unlink()
+    [finding] = findings(tmp_path, "AD301")
+    assert "`./history`, the default of `$HISTORY_DIR`" in finding.message
+
+
+def test_envfrom_prefix_renames_the_configmap_keys(tmp_path):
+    prefixed = ENV_FROM.replace("          envFrom:\n            - configMapRef:",
+                                "          envFrom:\n            - prefix: APP_\n              configMapRef:")
+    write(tmp_path, {"app.py": service('os.environ["APP_HISTORY_DIR"]'),
+                     "deploy/chat.yaml": configmap_manifest(prefixed), "deploy/config.yaml": CONFIG_MAP})
+    [finding] = findings(tmp_path, "AD301")
+    assert "`$APP_HISTORY_DIR`" in finding.message
+    write(tmp_path, {"app.py": service('os.environ["HISTORY_DIR"]')})
+    assert all("`$HISTORY_DIR`, which" not in finding.message for finding in findings(tmp_path, "AD301"))

@@ -133,12 +133,17 @@ def _parse_yaml(text: str, display_path: str, helm_values: bool = False) -> Depl
     lines = LineIndex(text)
     if app_engine:
         result.scaling.extend(read_app_engine(app_engine, text, lines))
-    for reader, group in ((read_kubernetes, kubernetes), (read_compose, compose)):
-        if group:
-            scaling, ephemeral, containers = reader(group, text, lines)
-            result.scaling.extend(scaling)
-            result.ephemeral.extend(ephemeral)
-            result.containers.extend(containers)
+    if kubernetes:
+        scaling, ephemeral, containers, config_maps = read_kubernetes(kubernetes, text, lines)
+        result.scaling.extend(scaling)
+        result.ephemeral.extend(ephemeral)
+        result.containers.extend(containers)
+        result.config_maps.extend(config_maps)
+    if compose:
+        scaling, ephemeral, containers = read_compose(compose, text, lines)
+        result.scaling.extend(scaling)
+        result.ephemeral.extend(ephemeral)
+        result.containers.extend(containers)
     return result
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import posixpath
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, Iterable, Iterator
 
 from autogen_doctor.scan.deploy.facts import MOUNT_EMPTYDIR, MOUNT_TMPFS, ContainerFacts, Mount, SetEnv
 from autogen_doctor.scan.findings import Step
@@ -35,18 +35,22 @@ class EnvPlacement:
     manifest: str  # display path of the file that sets it
     mount: Mount | None
     why: str  # "on emptyDir volume 'history' mounted at /app/history"
+    mount_manifest: str = ""  # the file of the container and its mount, when a ConfigMap elsewhere sets the value
+    config_map: str = ""  # the ConfigMap the container takes the value from
 
     def describe(self) -> str:
         """"`$HISTORY_DIR`, which Deployment 'chat' (container 'api') sets to `/app/history`
         (deploy/chat.yaml:14): ...". """
-        return (f"`${self.setting.name}`, which {self.container.owner} sets to `{self.setting.value}` "
+        how = f"takes from ConfigMap '{self.config_map}' as" if self.config_map else "sets to"
+        return (f"`${self.setting.name}`, which {self.container.owner} {how} `{self.setting.value}` "
                 f"({self.manifest}:{self.setting.position.line}), {self.why}")
 
     def steps(self) -> tuple[Step, ...]:
         """Trace steps at the manifest: where the variable is set, and the mount."""
         found = [Step(self.manifest, self.setting.position.line, f"sets {self.setting.name}={self.setting.value}")]
-        if self.mount is not None and self.mount.position.line != self.setting.position.line:
-            found.append(Step(self.manifest, self.mount.position.line,
+        mount_file = self.mount_manifest or self.manifest
+        if self.mount is not None and (mount_file, self.mount.position.line) != (self.manifest, self.setting.position.line):
+            found.append(Step(mount_file, self.mount.position.line,
                               f"mounts {self.mount.kind} '{self.mount.volume}' at {self.mount.path}"))
         return tuple(found)
 
@@ -80,8 +84,39 @@ def place(value: str, mounts: Iterable[Mount]) -> tuple[str, Mount | None, str] 
 
 def has_env(project: "Project") -> bool:
     """True when any container or compose service in the project sets an environment variable."""
-    return any(container.env for deploy_file in project.deploy_files
+    return any(container.env or getattr(container, "env_from", ()) for deploy_file in project.deploy_files
                for container in getattr(deploy_file, "containers", ()))
+
+
+def _config_maps(project: "Project") -> dict[str, tuple[str, dict[str, SetEnv]]]:
+    """Every ConfigMap of the project by name: (the file that holds it, its keys)."""
+    found: dict[str, tuple[str, dict[str, SetEnv]]] = {}
+    for deploy_file in project.deploy_files:
+        for config_map in getattr(deploy_file, "config_maps", ()):
+            found.setdefault(config_map.name, (deploy_file.display_path,
+                                               {entry.name: entry for entry in config_map.entries}))
+    return found
+
+
+def container_env(container: ContainerFacts, manifest: str,
+                  config_maps: dict[str, tuple[str, dict[str, SetEnv]]]) -> Iterator[tuple[SetEnv, str, str]]:
+    """The variables a container sets, each with the file that holds its value: its own `env`
+    values, then those it takes from ConfigMaps (`valueFrom.configMapKeyRef`, `envFrom`), renamed
+    to the variable the container sees and placed at the ConfigMap's line (with the ConfigMap's name)."""
+    for setting in container.env:
+        yield setting, manifest, ""
+    for reference in getattr(container, "env_from", ()):
+        source = config_maps.get(reference.config_map)
+        if source is None:
+            continue  # a ConfigMap made outside this tree (kubectl, Helm): its values are unknown
+        map_file, entries = source
+        if reference.key:
+            entry = entries.get(reference.key)
+            if entry is not None:
+                yield SetEnv(reference.name, entry.value, entry.position), map_file, reference.config_map
+        else:
+            for entry in entries.values():
+                yield SetEnv(reference.name + entry.name, entry.value, entry.position), map_file, reference.config_map
 
 
 def env_placement(project: "Project", names: Iterable[str]) -> EnvPlacement | None:
@@ -89,19 +124,21 @@ def env_placement(project: "Project", names: Iterable[str]) -> EnvPlacement | No
     container puts it on ephemeral storage, else a persistent one; None when no deployment file
     sets any of them to a plain path (the code's default decides then)."""
     wanted = list(names)
+    config_maps = _config_maps(project)
     for name in wanted:
         ephemeral: EnvPlacement | None = None
         persistent: EnvPlacement | None = None
         for deploy_file in project.deploy_files:
             for container in getattr(deploy_file, "containers", ()):
-                for setting in container.env:
+                for setting, manifest, config_map in container_env(container, deploy_file.display_path, config_maps):
                     if setting.name != name:
                         continue
                     placed = place(setting.value, container.mounts)
                     if placed is None:
                         continue
                     verdict, mount, why = placed
-                    found = EnvPlacement(verdict, setting, container, deploy_file.display_path, mount, why)
+                    found = EnvPlacement(verdict, setting, container, manifest, mount, why,
+                                         mount_manifest=deploy_file.display_path, config_map=config_map)
                     if verdict == EPHEMERAL and ephemeral is None:
                         ephemeral = found
                     elif verdict == PERSISTENT and persistent is None:

@@ -115,6 +115,26 @@ class SetEnv:
 
 
 @dataclass(frozen=True, slots=True)
+class EnvFromConfigMap:
+    """A container variable whose value lives in a ConfigMap: `valueFrom.configMapKeyRef` (one
+    key, `name` is the variable) or `envFrom.configMapRef` (every key, `key` is "" and `name`
+    is the optional prefix)."""
+
+    name: str
+    config_map: str
+    key: str
+    position: Position
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigMapData:
+    """A ConfigMap's `data`, each key with the line that sets it."""
+
+    name: str
+    entries: tuple[SetEnv, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class ContainerFacts:
     """One Kubernetes container or compose service: its environment and mounts (to tell where a
     path read from an env var lands), and the arguments that run inside the image's ENTRYPOINT.
@@ -130,6 +150,7 @@ class ContainerFacts:
     mounts: tuple[Mount, ...] = ()
     args: tuple[tuple[str, Position], ...] = ()
     build: str | None = None
+    env_from: tuple[EnvFromConfigMap, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +174,7 @@ class DeployFile:
     note: str = ""
     containers: list[ContainerFacts] = field(default_factory=list)
     image: ImageCommand | None = None  # Dockerfiles: the final stage's exec-form ENTRYPOINT
+    config_maps: list[ConfigMapData] = field(default_factory=list)  # Kubernetes ConfigMaps
 
 
 class DeployParseError(Exception):

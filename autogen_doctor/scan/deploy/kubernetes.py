@@ -29,7 +29,9 @@ from autogen_doctor.scan.deploy.facts import (
     MOUNT_EMPTYDIR,
     MOUNT_OTHER,
     MOUNT_PERSISTENT,
+    ConfigMapData,
     ContainerFacts,
+    EnvFromConfigMap,
     EphemeralMount,
     Mount,
     SetEnv,
@@ -103,6 +105,7 @@ class _Reader:
         self.scaling: list[ScalingFact] = []
         self.ephemeral: list[EphemeralMount] = []
         self.containers: list[ContainerFacts] = []
+        self.config_maps: list[ConfigMapData] = []
         self._claim_templates: list[str] = []
         self.infrastructure: set[str] = set()
 
@@ -134,6 +137,9 @@ class _Reader:
             return
         name = Y.scalar(Y.get(node, "metadata", "name")) or "(unnamed)"
         owner = f"{kind} '{name}'"
+        if kind == "ConfigMap":
+            self._config_map(node, document, name)
+            return
         if kind in REPLICATED_KINDS and name in self.infrastructure:
             pass  # a replicated Redis or nginx does not split the service's memory
         elif kind in REPLICATED_KINDS:
@@ -273,7 +279,33 @@ class _Reader:
                 if value is not None:
                     args.append((value, self.position(item, document)))
         return ContainerFacts(owner, name, Y.scalar(Y.get(container, "image")) or "", tuple(env), tuple(mounts),
-                              tuple(args))  # type: ignore[arg-type]
+                              tuple(args), env_from=self._env_from(container, document))  # type: ignore[arg-type]
+
+    def _env_from(self, container: yaml.Node, document: Y.Document) -> tuple[EnvFromConfigMap, ...]:
+        """Variables a container takes from ConfigMaps, to be looked up across the project."""
+        found = []
+        for entry in Y.sequence(Y.get(container, "env")):
+            key_node = Y.get(entry, "name")
+            reference = Y.get(entry, "valueFrom", "configMapKeyRef")
+            variable, config_map = Y.scalar(key_node), Y.scalar(Y.get(reference, "name"))
+            key = Y.scalar(Y.get(reference, "key"))
+            if variable and config_map and key and key_node is not None:
+                found.append(EnvFromConfigMap(variable, config_map, key, self.position(key_node, document)))
+        for entry in Y.sequence(Y.get(container, "envFrom")):
+            reference = Y.get(entry, "configMapRef")
+            config_map = Y.scalar(Y.get(reference, "name"))
+            if config_map and reference is not None:
+                prefix = Y.scalar(Y.get(entry, "prefix")) or ""
+                found.append(EnvFromConfigMap(prefix, config_map, "", self.position(entry, document)))
+        return tuple(found)
+
+    def _config_map(self, node: yaml.Node, document: Y.Document, name: str) -> None:
+        entries = []
+        for key, key_node, value_node in Y.items(Y.get(node, "data")):
+            value = Y.scalar(value_node)
+            if key and value is not None:
+                entries.append(SetEnv(key, value, self.position(key_node, document)))
+        self.config_maps.append(ConfigMapData(name, tuple(entries)))
 
     def _empty_dirs(self, pod, containers, document, owner, name) -> None:
         volumes: dict[str, tuple[yaml.Node, str]] = {}
@@ -311,4 +343,4 @@ def read_kubernetes(documents: list[Y.Document], text: str, lines: LineIndex):
         reader.note_infrastructure(document.node)
     for document in documents:
         reader.read(document.node, document)
-    return reader.scaling, reader.ephemeral, reader.containers
+    return reader.scaling, reader.ephemeral, reader.containers, reader.config_maps

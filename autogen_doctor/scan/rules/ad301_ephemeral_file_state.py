@@ -7,7 +7,7 @@ Finds request handlers and tasks (and helpers they call) that write files under 
 `to_json`. Paths are followed through local variables and module constants
 (`HISTORY_DIR = "/tmp/chats"`). A path read from an environment variable
 (`os.environ.get("HISTORY_DIR", "./history")`) lands where the deployment sets it: the finding
-names the variable, the manifest line and the mount when a Kubernetes `env:` or compose
+names the variable, the manifest line and the mount when a Kubernetes `env:` (or a ConfigMap it reads) or compose
 `environment:` puts it on an `emptyDir`, a `tmpfs`, `/tmp` or a folder with no volume, and there
 is no finding when it points at a persistent volume (PVC, named or bind volume). Caches and
 downloaded models (paths mentioning `cache`, `models`, `huggingface`) are not reported, nor are auto-named temporary files
