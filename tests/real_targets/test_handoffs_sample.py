@@ -21,7 +21,12 @@ where in the sample's code it comes from (app.py / agent_user.py at 027ecf0):
   -> every request fails by timeout (exit 2);
 - a client that hangs up mid-reply: its remaining chunks and end marker stay in the shared queue,
   so from then on every request gets the previous request's reply -> cross-session-leak even one
-  request at a time.
+  request at a time;
+- overlapping turns of ONE conversation (double submit, two tabs), several workers on one disk:
+  each turn reads the history file and writes back what it read plus its own turn
+  (agent_user.py:39) -> lost-update;
+- a client without `conversation_id`: every such user gets "conv_id" (app.py:197), one shared
+  history -> cross-session-leak.
 """
 
 from __future__ import annotations
@@ -179,3 +184,37 @@ def test_a_client_that_hangs_up_mid_reply_shifts_every_later_reply_by_one(python
             turns = turns_of(tmp_path / f"shift-{run}.jsonl")
             first_turns = sorted((turn for turn in turns if turn["turn"] == 1), key=lambda turn: turn["sent_at"])
             assert all(turn["foreign"] for turn in first_turns[1:]), first_turns
+
+
+def test_a_user_who_sends_again_before_the_reply_loses_turns_to_the_last_writer(python, tmp_path):
+    folder = prepare_sample(tmp_path)
+    for run in range(RUNS):
+        record = tmp_path / f"burst-{run}.jsonl"
+        # Two workers on one disk (the set-up that passes one request at a time), and each
+        # session's first turns sent at once: a double submit, or the same chat in two tabs.
+        code, report = probe("/chat/completions", "--serve", serve_command(python), "--workers", "2",
+                             "--concurrency", "1", "--concurrent-turns", "--sessions", "6", "--turns", "5",
+                             "--seed", str(run), cwd=folder, record=record)
+        assert (code, report["verdict"], report["cause"]) == (1, "state-loss", "lost-update"), report
+        # Checked against the code: every burst turn loaded the same file and wrote back what it
+        # loaded plus its own turn (agent_user.py:39, open(..., "w")), so the file keeps at most
+        # one burst turn's message: the last writer's.
+        turns = turns_of(record)
+        for session in {turn["session"] for turn in turns}:
+            saved = json.loads((folder / "chat_history" / f"history-{session}.json").read_text())["messages"]
+            user_texts = " ".join(message["content"] for message in saved if message["type"] == "UserMessage")
+            burst_words = [turn["planted"] for turn in turns if turn["session"] == session and turn["burst"]]
+            assert len(burst_words) >= 2
+            assert sum(word in user_texts for word in burst_words) <= 1, (session, burst_words)
+
+
+def test_clients_that_omit_conversation_id_share_one_history(python, tmp_path):
+    folder = prepare_sample(tmp_path)
+    for run in range(RUNS):
+        # The README's own Python client sends a fixed conversation id; without one the handler
+        # uses "conv_id" (app.py:197) for every user.
+        code, report = probe("/chat/completions", "--serve", serve_command(python), "--workers", "1",
+                             "--body", '{"message":"{message}"}', "--concurrency", "1", "--sessions", "4",
+                             "--seed", str(run), cwd=folder, record=tmp_path / f"shared-{run}.jsonl")
+        assert (code, report["verdict"], report["cause"]) == (1, "state-loss", "cross-session-leak"), report
+        assert (folder / "chat_history" / "history-conv_id.json").exists()
