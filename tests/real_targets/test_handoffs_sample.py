@@ -36,6 +36,7 @@ from pathlib import Path
 
 import pytest
 
+from real_targets.checkout import autogen_checkout
 from real_targets.handoffs_support import (
     leave_mid_reply,
     prepare_sample,
@@ -54,6 +55,7 @@ RUNS = 3  # issue 12: the same verdict three runs in a row
 
 @pytest.fixture(scope="module")
 def python() -> Path:
+    autogen_checkout()  # skip before building a venv that could not be used (CI has no checkout)
     return sample_python()
 
 
