@@ -20,8 +20,8 @@ where in the sample's code it comes from (app.py / agent_user.py at 027ecf0):
   and nothing puts the "ERROR:" item app.py:267 waits for, so the request hangs after its 200
   -> every request fails by timeout (exit 2);
 - a client that hangs up mid-reply: its remaining chunks and end marker stay in the shared queue,
-  so from then on every request gets the previous request's reply -> cross-session-leak even one
-  request at a time;
+  so from then on each request gets (mostly) the previous request's reply, sometimes an empty one
+  -> cross-session-leak even one request at a time;
 - overlapping turns of ONE conversation (double submit, two tabs), several workers on one disk:
   each turn reads the history file and writes back what it read plus its own turn
   (agent_user.py:39) -> lost-update;
@@ -182,10 +182,12 @@ def test_a_client_that_hangs_up_mid_reply_shifts_every_later_reply_by_one(python
             code, report = probe(url + "/chat/completions", "--concurrency", "1", "--sessions", "4",
                                  "--seed", str(run), cwd=tmp_path, record=tmp_path / f"shift-{run}.jsonl")
             assert (code, report["verdict"], report["cause"]) == (1, "state-loss", "cross-session-leak"), report
-            # Each session's first reply is the previous request's answer (the session before it).
+            # One request at a time, yet a session's first reply carries the codewords of the session
+            # before it: that reply was (mostly) the previous request's answer. The exact shape varies
+            # (the next agent starts while the previous one is still answering), empty replies included.
             turns = turns_of(tmp_path / f"shift-{run}.jsonl")
             first_turns = sorted((turn for turn in turns if turn["turn"] == 1), key=lambda turn: turn["sent_at"])
-            assert all(turn["foreign"] for turn in first_turns[1:]), first_turns
+            assert any(turn["foreign"] for turn in first_turns[1:]), first_turns
 
 
 def test_a_user_who_sends_again_before_the_reply_loses_turns_to_the_last_writer(python, tmp_path):
