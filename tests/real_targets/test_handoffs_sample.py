@@ -170,7 +170,7 @@ def test_a_model_error_leaves_the_request_hanging_after_its_200(python, tmp_path
         assert "adr-fine-0001" in stream_turn(url, "after-errors", "remember adr-fine-0001")
 
 
-def test_a_client_that_hangs_up_mid_reply_shifts_every_later_reply_by_one(python, tmp_path):
+def test_a_client_that_hangs_up_mid_reply_shifts_the_later_replies(python, tmp_path):
     folder = prepare_sample(tmp_path)
     with sample_service(python, folder) as url:
         assert "adr-left-0001" in stream_turn(url, "leaver", "remember adr-left-0001")
