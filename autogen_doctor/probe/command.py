@@ -216,7 +216,10 @@ def send_and_transcribe(options: ProbeOptions, url: str, progress: bool, sender_
         try:
             records, identity_source = asyncio.run(sender.run())
         except Unreachable as error:
-            raise UserError(f"cannot reach {escape_text(redact_url(url))}: {escape_text(error)}") from None
+            # A service that sent its status line was reached: saying "cannot reach" would send
+            # the user looking at the network instead of at the reply that never finished.
+            lead = "no complete reply from" if error.answered else "cannot reach"
+            raise UserError(f"{lead} {escape_text(redact_url(url))}: {escape_text(error)}") from None
     # The plan is lazy: only the sessions the sender started exist, in the order it started them.
     order = sender.session_order
     records.sort(key=lambda record: (order[record.session], record.turn))

@@ -11,12 +11,14 @@ from typing import Callable, Sequence
 
 import httpx
 
+from autogen_doctor.probe.os_identity import identify_http_response, os_identity_unavailable
 from autogen_doctor.probe.process import _group_members
 from autogen_doctor.probe.server_command import ServeError
 from autogen_doctor.textsafe import escape_text
 
-# When the service exposes no backend identity we cannot see its workers come up; we wait
-# this long per worker after the first answer instead (uvicorn starts workers one by one).
+# When neither the service (identity headers) nor the OS (/proc) can name the worker of a
+# reply, we cannot see the workers come up; we wait this long per worker after the first
+# answer instead (uvicorn starts workers one by one).
 FALLBACK_SETTLE_S_PER_WORKER = 0.5
 LOG_TAIL_LINES = 15
 
@@ -98,17 +100,26 @@ def _wait_for_workers(process: subprocess.Popen[bytes], base_url: str, workers: 
     """Poll with fresh connections until `workers` distinct backends have answered.
 
     Idle workers race to accept each new connection, so a few rounds of parallel requests
-    reach every worker that is up. Without identity headers we cannot count, and wait a
-    fixed FALLBACK_SETTLE_S_PER_WORKER per worker instead.
+    reach every worker that is up. A backend is named by its identity headers or, when the
+    service sends none, by the OS: the worker process of the served tree that holds the
+    connection (`os_identity`, asked while the reply is open). Only when neither can name
+    it (no headers, no /proc) do we wait a fixed FALLBACK_SETTLE_S_PER_WORKER per worker.
     """
     if workers <= 1:
         return
     seen: set[tuple[str, ...]] = set()
     anonymous_rounds = 0
+    os_root = process.pid if os_identity_unavailable() is None else None
 
     def one_request(_: int) -> tuple[str, ...] | None:
         try:
-            return _identity(client.get(base_url + "/"), identity_headers)
+            with client.stream("GET", base_url + "/") as response:
+                named = _identity(response, identity_headers)
+                if named is None and os_root is not None:  # the connection is still open: ask the OS
+                    pid = identify_http_response(response, os_root).pid
+                    named = (f"os pid={pid}",) if pid is not None else None
+                response.read()
+                return named
         except httpx.HTTPError:
             return None
 

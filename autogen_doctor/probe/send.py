@@ -150,7 +150,8 @@ class Sender:
         return httpx.AsyncClient(limits=limits, timeout=httpx.Timeout(self.options.timeout),
                                  follow_redirects=False, cookies=jar, verify=tls_verify(self.options))
 
-    async def _exchange(self, client: httpx.AsyncClient, request: httpx.Request) -> Outcome:
+    async def _exchange(self, client: httpx.AsyncClient, request: httpx.Request,
+                        answered: list[tuple[httpx.Response, int | None]]) -> Outcome:
         response = await client.send(request, stream=True)
         os_pid = None
         if self.options.os_identity_root is not None:  # asked while the connection is open
@@ -160,6 +161,7 @@ class Sender:
             os_pid = found.pid
             if found.pid is None and found.reason and found.reason not in self.os_notes:
                 self.os_notes.append(found.reason)
+        answered.append((response, os_pid))  # so a reply that stalls after this is not "unreachable"
         too_large = f"reply larger than {MAX_REPLY_BYTES // (1024 * 1024)} MiB"
         try:
             try:
@@ -188,10 +190,19 @@ class Sender:
 
     async def _attempt(self, client: httpx.AsyncClient, request: httpx.Request) -> Outcome:
         timeout = self.options.timeout
+        answered: list[tuple[httpx.Response, int | None]] = []
         try:
             # wait_for bounds the whole exchange, so a reply that streams forever still ends.
-            outcome = await asyncio.wait_for(self._exchange(client, request), timeout)
+            outcome = await asyncio.wait_for(self._exchange(client, request, answered), timeout)
         except (asyncio.TimeoutError, httpx.TimeoutException):
+            if answered:
+                # The status line and headers came, the body never finished (a stream that
+                # stalled or never ends): the service is reachable, and its headers still name the backend.
+                response, os_pid = answered[0]
+                return Outcome(status=response.status_code, headers=response.headers, os_pid=os_pid,
+                               error=f"the service answered HTTP {response.status_code}, but its reply did "
+                                     f"not finish within {timeout:g}s (timed out)",
+                               retryable=True, unreachable=True)
             return Outcome(error=f"no complete reply within {timeout:g}s (timed out)", retryable=True,
                            unreachable=True)
         except httpx.ConnectError as error:
@@ -412,7 +423,7 @@ class Sender:
                 failure.append(records[0].error or "no reply")
             gate.set()
             if failure:
-                raise Unreachable(failure[0])
+                raise Unreachable(failure[0], answered=records[0].status is not None)
 
         next_index = iter(range(1, self.plan.count))
 
@@ -456,4 +467,9 @@ def tls_verify(options: ProbeOptions) -> ssl.SSLContext | bool:
 
 
 class Unreachable(Exception):
-    """The first request could not reach the target (refused, DNS, TLS, timed out)."""
+    """The first request could not reach the target (refused, DNS, TLS, timed out), or reached it
+    and got a status line whose reply then never finished (`answered`)."""
+
+    def __init__(self, reason: str, *, answered: bool = False) -> None:
+        super().__init__(reason)
+        self.answered = answered

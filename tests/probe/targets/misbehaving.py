@@ -54,6 +54,11 @@ async def app(scope, receive, send):
     elif path == "/hang":
         # Never answers; returns only once the client gave up, so the server can shut down.
         await _disconnected(receive)
+    elif path == "/headers-then-silence":
+        # A 200 and its headers, then nothing, as a streaming handler waiting on a queue that a
+        # failed agent never feeds (the autogen-core handoffs sample on a model error).
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+        await _disconnected(receive)
     elif path == "/stream-forever":
         await send({"type": "http.response.start", "status": 200,
                     "headers": [(b"content-type", b"text/event-stream")]})
