@@ -86,10 +86,14 @@ class ProbeRun:
     stderr: str
 
 
-def run_probe(url: str, *flags: str, timeout_s: float = 240) -> ProbeRun:
-    """`autogen-doctor probe URL FLAGS --format json -q` from the test interpreter, as a user runs it."""
+def run_probe(url: str, *flags: str, timeout_s: float = 240, cwd: Path = REPO_ROOT,
+              env: dict[str, str] | None = None) -> ProbeRun:
+    """`autogen-doctor probe URL FLAGS --format json -q` from the test interpreter, as a user runs it.
+
+    `env` adds to the environment (with --serve, the served command inherits it)."""
     command = [sys.executable, "-m", "autogen_doctor", "probe", url, *flags, "--format", "json", "--quiet"]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s, cwd=REPO_ROOT)
+    done = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s, cwd=cwd,
+                          env={**os.environ, **(env or {})})
     try:
         report = json.loads(done.stdout)
     except ValueError:
