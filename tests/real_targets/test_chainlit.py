@@ -62,7 +62,7 @@ def _show(setup: str, index: int, run) -> None:
     """One line per run (seen with `pytest -s`): the evidence the report and docs quote."""
     report = run.report
     print(f"\n{setup} run {index + 1}: {report['verdict']} {report['cause'] or ''} exit={run.exit_code} "
-          f"recall={report['recall'].get('rate')} checks={report.get('checks')}")
+          f"recall={report['recall'].get('rate')} checks={report.get('checks')}\n  reason: {report['reason']}")
 
 
 def test_reconnect_per_turn_across_two_pods_is_process_local_state(pods):
