@@ -26,7 +26,9 @@ from support.services import REPO_ROOT, free_port, stop_process_group, wait_unti
 # Exact pins: the sample is verified on these (shared WEBSOCKET.md 9b); 2.12.0 restores a
 # session on a reconnect to the same process (the 2.11.1 guard), which the verdicts rely on.
 # pyyaml: the sample reads its model_config.yaml with it (its README installs it too).
-CHAINLIT_REQUIREMENTS = ["chainlit==2.12.0", "autogen-agentchat==0.7.5", "autogen-ext==0.7.5", "pyyaml==6.0.4"]
+# redis: the fixed app keeps its state with the project's fix kit (autogen_doctor.persist).
+CHAINLIT_REQUIREMENTS = ["chainlit==2.12.0", "autogen-agentchat==0.7.5", "autogen-ext==0.7.5", "pyyaml==6.0.4",
+                         "redis==8.1.0"]
 APPS = Path(__file__).resolve().parent / "apps"
 EXAMPLES = REPO_ROOT / "examples"  # codeword_model.py and codewords.py, the offline model
 
@@ -45,12 +47,16 @@ class Pod:
 
 
 @contextlib.contextmanager
-def chainlit_pods(python: Path, app_folder: Path, app_file: str, count: int) -> Iterator[list[Pod]]:
+def chainlit_pods(python: Path, app_folder: Path, app_file: str, count: int,
+                  env: dict[str, str] | None = None) -> Iterator[list[Pod]]:
     """Start `count` pods of `app_folder/app_file`, each from its own copy of the folder (Chainlit
-    writes `.chainlit/` and `chainlit.md` on first start), and stop them all at the end."""
+    writes `.chainlit/` and `chainlit.md` on first start), and stop them all at the end.
+
+    The pods import the offline model from examples/ and the fix kit from this project, as an
+    app would after `pip install autogen-doctor[redis]`."""
     chainlit = python.parent / "chainlit"
-    env = {**os.environ, "PYTHONUNBUFFERED": "1",
-           "PYTHONPATH": os.pathsep.join([str(APPS), str(EXAMPLES)])}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {}),
+           "PYTHONPATH": os.pathsep.join([str(APPS), str(EXAMPLES), str(REPO_ROOT)])}
     env.pop("CI", None)  # the service does not need to know it runs in CI
     pods: list[Pod] = []
     try:

@@ -17,6 +17,8 @@ Set-ups, each probed three times in a row:
 - one pod behind nginx, a new connection per turn: every reconnect reaches the one pod and the
   session is restored, so nothing is lost, but with one backend a pass proves nothing about
   scaling out -> `inconclusive`.
+And the fix: our app's twin (apps/chainlit_fixed_app.py) keeps the agent's state in a real Redis
+with the project's fix kit, keyed by the Chainlit session id: two pods, turn -> `pass`.
 """
 
 from __future__ import annotations
@@ -104,3 +106,19 @@ def test_one_pod_reconnect_per_turn_is_inconclusive(pods):
             # Chainlit restores the session on the process that holds it: nothing is lost.
             assert report["errors"] == 0 and report["recall"]["rate"] == 1.0, describe(run, pods)
             assert len(report["backends"]) == 1
+
+
+def test_fixed_app_with_state_in_redis_passes_across_two_pods(tmp_path_factory, redis_url):
+    folder = tmp_path_factory.mktemp("fixed") / "fixed_app"
+    folder.mkdir()
+    shutil.copy(APPS / "chainlit_fixed_app.py", folder / "chainlit_fixed_app.py")
+    python = target_python("chainlit", CHAINLIT_REQUIREMENTS)
+    with chainlit_pods(python, folder, "chainlit_fixed_app.py", count=2, env={"REDIS_URL": redis_url}) as pods:
+        with nginx_round_robin([pod.port for pod in pods], websocket=True, served_by=True) as balancer:
+            for index in range(RUNS):
+                run = run_probe(_socket_url(balancer), "--preset", "chainlit", *SIZE)
+                _show("fixed app, two pods, turn", index, run)
+                report = run.report
+                assert report["verdict"] == "pass", describe(run, pods)
+                assert run.exit_code == 0
+                assert report["checks"]["cross"]["expected"] > 0, describe(run, pods)
