@@ -27,9 +27,10 @@ import shutil
 
 import pytest
 
+from support.services import nginx_round_robin
+
 from .chainlit_support import APPS, CHAINLIT_REQUIREMENTS, chainlit_pods, describe, run_probe
 from .checkout import copy_sample
-from support.services import nginx_round_robin
 from .venvs import target_python
 
 RUNS = 3  # the issue asks for three runs in a row per set-up
