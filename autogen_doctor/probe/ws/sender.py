@@ -222,6 +222,7 @@ class WsSender(Sender):
         error_text: str | None = None
         sent = message.strip()
         replied = False  # a reply frame arrived (even one without text at --reply-path)
+        received = 0  # frames of any kind since the message was sent
         while True:
             left = deadline - time.monotonic()
             answered = replied or error_text is not None
@@ -236,6 +237,12 @@ class WsSender(Sender):
                 result.error = f"no end of turn within {timeout:g}s (timed out)"
                 if result.pieces:
                     result.error += f" after {len(result.pieces)} reply frame(s)"
+                elif not received:
+                    # Tells a silent service (FastAgency's adapter drops AG2 run events) from
+                    # frames that no rule recognised.
+                    result.error += ": the service sent nothing after the message"
+                else:
+                    result.error += f" after {received} frame(s), none of them a reply"
                 result.retryable, result.drop = not answered, True
                 result.ended_by = "timeout"
                 return
@@ -264,6 +271,7 @@ class WsSender(Sender):
                 result.retryable = not answered and info["code"] in _RETRYABLE_CLOSES
                 return
             _log(result.frames, "in", frame.raw)
+            received += 1
             if frame.document is not None and len(result.documents) < FRAME_LOG_LIMIT:
                 result.documents.append(frame.document)
             is_error = first_match(ws.error, frame.raw, frame.document) is not None

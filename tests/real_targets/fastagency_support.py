@@ -1,0 +1,67 @@
+"""Running our FastAgency workflow (apps/fastagency_app.py) under `uvicorn --workers N` from the
+FastAgency venv, for the real-target tests."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import httpx
+
+from support.services import free_port, stop_process_group, wait_until_ready
+
+from .chainlit_support import APPS, EXAMPLES
+
+# FastAgency 0.10.2 pins ag2 0.10.2, and its [fastapi] extra websockets<14 (a clash with the
+# project's websockets>=15: hence its own venv). uvicorn is not in the extra. sniffio: asyncer
+# 0.0.8 (from the extra) imports it without declaring it, and current anyio no longer brings it.
+FASTAGENCY_REQUIREMENTS = ["fastagency[fastapi]==0.10.2", "ag2==0.10.2", "websockets<14", "uvicorn==0.55.0",
+                           "sniffio==1.3.1"]
+APP = "fastagency_app:app"
+SERVICE_PYTHONPATH = os.pathsep.join([str(APPS), str(EXAMPLES)])
+
+
+@dataclass
+class FastAgencyService:
+    url: str  # http://127.0.0.1:PORT
+    process: subprocess.Popen
+    log_path: Path
+
+    def log(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+
+
+@contextlib.contextmanager
+def fastagency_service(python: Path, workers: int) -> Iterator[FastAgencyService]:
+    """`uvicorn fastagency_app:app --workers N` on a free loopback port, in its own process group."""
+    port = free_port()
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": SERVICE_PYTHONPATH}
+    log = tempfile.NamedTemporaryFile(prefix=f"fastagency-{port}-", suffix=".log", delete=False)
+    process = subprocess.Popen(
+        [str(python), "-m", "uvicorn", APP, "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)],
+        cwd=APPS, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    log.close()
+    service = FastAgencyService(url=f"http://127.0.0.1:{port}", process=process, log_path=Path(log.name))
+    try:
+        discovery = service.url + "/fastagency/discovery"
+        try:
+            wait_until_ready(lambda: httpx.get(discovery, timeout=1.0).status_code == 200, process,
+                             f"uvicorn {APP}", timeout_s=90)
+        except RuntimeError as error:
+            raise RuntimeError(f"{error}\n{service.log()[-3000:]}") from None
+        # uvicorn's supervisor starts workers one after another and the app names no process:
+        # wait until the log shows every worker's startup.
+        wait_until_ready(lambda: service.log().count("Application startup complete") >= workers, process,
+                         f"{workers} workers of {APP}", timeout_s=60)
+        yield service
+    finally:
+        stop_process_group(process)
+        Path(log.name).unlink(missing_ok=True)
