@@ -88,8 +88,13 @@ class Plan:
         self._inverse = pow(self._scale, -1, _CODEWORD_SPACE)
 
     def session_id(self, index: int) -> str:
-        """`adr-s{index+1}-xxxx`: unique by its number, the suffix only makes ids hard to guess."""
-        rng = random.Random(f"{self.seed}:{index}")
+        """`adr-s{index+1}-xxxx`: unique by its number, the suffix only makes ids hard to guess.
+
+        The suffix depends on the turn count too: codewords are numbered `index*turns + t`, so a
+        rerun with the same seed and another `--turns` must not reach the sessions an earlier run
+        left in a durable store, whose codewords this plan would map to other sessions (a false
+        cross-session leak)."""
+        rng = random.Random(f"{self.seed}:{self.turns}:{index}")
         return f"adr-s{index + 1}-{_token(rng, 4)}"
 
     def codeword(self, index: int, turn: int) -> str:

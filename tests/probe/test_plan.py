@@ -100,3 +100,12 @@ def test_a_lazy_plan_knows_the_owner_of_every_codeword_without_building_the_rest
     assert {small.owner(word) for words in small.codewords_by_session.values() for word in words} == {
         session.session for session in small.sessions}
     assert all(small.owner(word) is None for words in other.codewords_by_session.values() for word in words)
+
+
+def test_the_same_seed_with_another_turn_count_reaches_no_session_of_the_earlier_run():
+    # Codewords are numbered index*turns + t: a durable service still holding the first run's
+    # sessions would otherwise hand this run codewords that map to other sessions (a false leak).
+    first = make_plan(6, 4, seed=7)
+    second = make_plan(6, 5, seed=7)
+    assert not {plan.session for plan in first.sessions} & {plan.session for plan in second.sessions}
+    assert [plan.session for plan in make_plan(6, 4, seed=7).sessions] == [plan.session for plan in first.sessions]
