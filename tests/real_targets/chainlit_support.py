@@ -21,7 +21,7 @@ from typing import Any, Iterator, Sequence
 
 import httpx
 
-from support.services import REPO_ROOT, free_port, stop_process_group, wait_until_ready
+from support.services import REPO_ROOT, RunningService, free_port, stop_process_group, wait_until_ready
 
 # Exact pins: the sample is verified on these (shared WEBSOCKET.md 9b); 2.12.0 restores a
 # session on a reconnect to the same process (the 2.11.1 guard), which the verdicts rely on.
@@ -33,17 +33,8 @@ APPS = Path(__file__).resolve().parent / "apps"
 EXAMPLES = REPO_ROOT / "examples"  # codeword_model.py and codewords.py, the offline model
 
 
-@dataclass
-class Pod:
-    port: int
-    process: subprocess.Popen
-    log_path: Path
-
-    def log(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")
-        except OSError:
-            return ""
+# A pod is a RunningService: its url, port, process and log.
+Pod = RunningService
 
 
 @contextlib.contextmanager
@@ -69,7 +60,7 @@ def chainlit_pods(python: Path, app_folder: Path, app_file: str, count: int,
                 [str(chainlit), "run", app_file, "--headless", "--host", "127.0.0.1", "--port", str(port)],
                 cwd=folder, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
             log.close()
-            pods.append(Pod(port=port, process=process, log_path=Path(log.name)))
+            pods.append(Pod(url=f"http://127.0.0.1:{port}", port=port, process=process, log_path=Path(log.name)))
         for pod in pods:
             url = f"http://127.0.0.1:{pod.port}/"
             try:

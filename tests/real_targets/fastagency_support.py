@@ -7,13 +7,12 @@ import contextlib
 import os
 import subprocess
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
 import httpx
 
-from support.services import free_port, stop_process_group, wait_until_ready
+from support.services import RunningService, free_port, stop_process_group, wait_until_ready
 
 from .chainlit_support import APPS, EXAMPLES
 
@@ -26,21 +25,8 @@ APP = "fastagency_app:app"
 SERVICE_PYTHONPATH = os.pathsep.join([str(APPS), str(EXAMPLES)])
 
 
-@dataclass
-class FastAgencyService:
-    url: str  # http://127.0.0.1:PORT
-    process: subprocess.Popen
-    log_path: Path
-
-    def log(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")
-        except OSError:
-            return ""
-
-
 @contextlib.contextmanager
-def fastagency_service(python: Path, workers: int) -> Iterator[FastAgencyService]:
+def fastagency_service(python: Path, workers: int) -> Iterator[RunningService]:
     """`uvicorn fastagency_app:app --workers N` on a free loopback port, in its own process group."""
     port = free_port()
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": SERVICE_PYTHONPATH}
@@ -49,7 +35,7 @@ def fastagency_service(python: Path, workers: int) -> Iterator[FastAgencyService
         [str(python), "-m", "uvicorn", APP, "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)],
         cwd=APPS, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     log.close()
-    service = FastAgencyService(url=f"http://127.0.0.1:{port}", process=process, log_path=Path(log.name))
+    service = RunningService(url=f"http://127.0.0.1:{port}", port=port, process=process, log_path=Path(log.name))
     try:
         discovery = service.url + "/fastagency/discovery"
         try:
