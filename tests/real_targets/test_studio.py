@@ -10,9 +10,9 @@ which lists the codewords it was given, in a Studio team created through Studio'
 - one connection held per session: one run, whose team (with a UserProxyAgent) keeps the
   conversation; the connection never changes worker, so per-process state cannot show:
   `inconclusive`, exit 3;
-- two pods (each with its own app dir, so its own SQLite) behind round-robin nginx: the run made
-  by a set-up call on one pod is unknown to the other, so turns fail and each error names both
-  pods; with one session at a time requests alternate, so every turn fails: exit 2.
+- two pods (each with its own app dir, so its own SQLite) behind round-robin nginx: a session or
+  run made by a set-up call on one pod is unknown to the other, so turns fail and each such error
+  names both pods; the turns that get through recall nothing: never a pass.
 """
 
 from __future__ import annotations
@@ -53,8 +53,9 @@ def app_folder(tmp_path_factory):
 def studio(request, studio_python, team, app_folder):
     """`autogenstudio ui --workers N` on the shared app dir, the offline team created once.
 
-    A fresh app dir is first started with one worker, which creates the database, as Studio's
-    docs for several workers advise against concurrent first starts (see the docs page).
+    A fresh app dir is first started with one worker, so one process creates the database (with
+    several, every worker runs the schema set-up at once; clean in every try by hand, but not
+    what a test should depend on).
     """
     workers = request.param
     folder = app_folder["path"]
