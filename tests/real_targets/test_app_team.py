@@ -18,6 +18,7 @@ tests). Expected verdicts and why (docs/targets/agentchat-app-team.md):
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -32,6 +33,7 @@ pytestmark = pytest.mark.services
 
 RUNS = 3  # three runs in a row through the preset, each with the expected verdict
 SESSIONS, TURNS = 4, 3
+SERVED_SESSIONS, SERVED_TURNS = 8, 4
 DATETIME_ERROR = "Object of type datetime is not JSON serializable"
 
 
@@ -110,3 +112,30 @@ def test_app_team_on_agentchat_07_fails_every_turn_with_the_servers_error(tmp_pa
             rows = recorded_turns(recording)
             assert len(rows) == SESSIONS * TURNS
             assert all(DATETIME_ERROR in row["error"] for row in rows), [row["error"] for row in rows]
+
+
+def test_app_team_served_by_the_probe_shows_the_worker_that_forgot(tmp_path_factory):
+    """`probe --serve` starts the unmodified sample itself (1, then 4 uvicorn workers) and learns
+    each connection's worker from the OS, so the loss is pinned on the process that heard the
+    codeword, with no identity header in the sample. More sessions and turns than elsewhere: with
+    4 workers a reconnect reaches the worker that heard a codeword only now and then, and too few
+    such checks leave not-rehydrated indistinguishable from process-local state."""
+    sample = sample_copy(tmp_path_factory, "app-team-served")
+    uvicorn = agentchat057_python().parent / "uvicorn"
+    python_path = os.pathsep.join(filter(None, [str(REPO_ROOT / "examples"), os.environ.get("PYTHONPATH")]))
+    for _ in range(RUNS):
+        done = subprocess.run(
+            [sys.executable, "-m", "autogen_doctor", "probe", "/ws/chat", "--preset", "agentchat-team",
+             "--serve", f"{uvicorn} app_team:app", "--workers", "1,4", "--sessions", str(SERVED_SESSIONS),
+             "--turns", str(SERVED_TURNS), "--format", "json"],
+            capture_output=True, text=True, timeout=280, cwd=str(sample), env={**os.environ, "PYTHONPATH": python_path})
+        served = json.loads(done.stdout)
+        assert done.returncode == 1, done.stderr
+        one, four = (run["result"] for run in served["runs"])
+        for report in (one, four):
+            assert (report["verdict"], report["cause"], report["identity"]) == ("state-loss", "not-rehydrated", "os")
+        # One worker: every codeword was lost on the very process that received it.
+        assert len(one["backends"]) == 1
+        every_earlier_codeword = SERVED_SESSIONS * SERVED_TURNS * (SERVED_TURNS - 1) // 2
+        assert one["checks"]["same"] == {"expected": every_earlier_codeword, "recalled": 0}
+        assert len(four["backends"]) >= 2 and four["recall"]["recalled"] == 0
