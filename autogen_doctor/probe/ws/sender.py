@@ -31,7 +31,7 @@ from autogen_doctor.probe.ws.channel import (USER_AGENT, AckRequested, Channel, 
                                              open_channel, proxy_for, tls_context)
 from autogen_doctor.probe.ws.options import WsOptions
 from autogen_doctor.probe.ws.rules import first_match
-from autogen_doctor.probe.ws.setup import Setup, make_setup
+from autogen_doctor.probe.ws.setup import SETUP_BACKEND, Setup, make_setup, split_note
 from autogen_doctor.probe.ws.templates import Values, render_url
 from autogen_doctor.textsafe import escape_text
 
@@ -129,9 +129,18 @@ class WsSender(Sender):
         values = Values(session=session.session, connection=held.connection_id, setup=held.setup_values)
         held.url = render_url(self.url, values)
         auth = ws.auth.render(values) if ws.auth is not None else None
-        channel = await open_channel(held.url, headers=self.handshake_headers, cookies=cookies, timeout=timeout,
-                                     max_frame=ws.max_frame, framing=ws.framing, auth=auth, proxy=self.proxy,
-                                     tls=self.tls)
+        try:
+            channel = await open_channel(held.url, headers=self.handshake_headers, cookies=cookies,
+                                         timeout=timeout, max_frame=ws.max_frame, framing=ws.framing, auth=auth,
+                                         proxy=self.proxy, tls=self.tls)
+        except ChannelError as error:
+            if self.setup is not None and error.status is not None:
+                # Refused by a backend other than the one that answered the set-up: say so.
+                split = split_note(held.setup_values.get(SETUP_BACKEND), self.setup.backend_of(error.headers))
+                if split:
+                    raise ChannelError(f"{error}{split}", status=error.status, headers=error.headers,
+                                       retryable=error.retryable, unreachable=error.unreachable) from None
+            raise
         self.connections_opened += 1
         held.channel = channel
         if self.options.os_identity_root is not None:
