@@ -23,12 +23,6 @@ import httpx
 
 from support.services import REPO_ROOT, RunningService, free_port, stop_process_group, wait_until_ready
 
-# Exact pins: the sample is verified on these (shared WEBSOCKET.md 9b); 2.12.0 restores a
-# session on a reconnect to the same process (the 2.11.1 guard), which the verdicts rely on.
-# pyyaml: the sample reads its model_config.yaml with it (its README installs it too).
-# redis: the fixed app keeps its state with the project's fix kit (autogen_doctor.persist).
-CHAINLIT_REQUIREMENTS = ["chainlit==2.12.0", "autogen-agentchat==0.7.5", "autogen-ext==0.7.5", "pyyaml==6.0.4",
-                         "redis==8.1.0"]
 APPS = Path(__file__).resolve().parent / "apps"
 EXAMPLES = REPO_ROOT / "examples"  # codeword_model.py and codewords.py, the offline model
 

@@ -16,11 +16,6 @@ from support.services import RunningService, free_port, stop_process_group, wait
 
 from .chainlit_support import APPS, EXAMPLES
 
-# FastAgency 0.10.2 pins ag2 0.10.2, and its [fastapi] extra websockets<14 (a clash with the
-# project's websockets>=15: hence its own venv). uvicorn is not in the extra. sniffio: asyncer
-# 0.0.8 (from the extra) imports it without declaring it, and current anyio no longer brings it.
-FASTAGENCY_REQUIREMENTS = ["fastagency[fastapi]==0.10.2", "ag2==0.10.2", "websockets<14", "uvicorn==0.55.0",
-                           "sniffio==1.3.1"]
 APP = "fastagency_app:app"
 SERVICE_PYTHONPATH = os.pathsep.join([str(APPS), str(EXAMPLES)])
 

@@ -29,7 +29,8 @@ import pytest
 
 from support.services import nginx_round_robin
 
-from .chainlit_support import APPS, CHAINLIT_REQUIREMENTS, chainlit_pods, describe, run_probe
+from .chainlit_support import APPS, chainlit_pods, describe, run_probe
+from .pins import CHAINLIT_REQUIREMENTS
 from .checkout import copy_sample
 from .venvs import target_python
 

@@ -23,7 +23,8 @@ import os
 import pytest
 
 from .chainlit_support import describe, run_probe
-from .fastagency_support import APP, APPS, FASTAGENCY_REQUIREMENTS, SERVICE_PYTHONPATH, fastagency_service
+from .fastagency_support import APP, APPS, SERVICE_PYTHONPATH, fastagency_service
+from .pins import FASTAGENCY_REQUIREMENTS
 from .venvs import target_python
 
 RUNS = 3

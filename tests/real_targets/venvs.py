@@ -19,8 +19,6 @@ import sys
 import venv
 from pathlib import Path
 
-import pytest
-
 READY_MARK = "autogen-doctor-ready.txt"
 
 
@@ -63,6 +61,8 @@ def target_python(name: str, requirements: list[str], *, timeout_s: float = 900)
             shutil.rmtree(folder, ignore_errors=True)
             why = "timed out" if result is None else (result.stderr.strip().splitlines() or ["?"])[-1]
             message = f"could not build the {name} venv ({' '.join(requirements)}): {why}"
+            import pytest  # here, so that prebuild.py runs before pytest is even installed
+
             if os.environ.get("CI"):
                 pytest.fail(message)
             pytest.skip(message)
