@@ -182,23 +182,25 @@ def analyze_files(files: Sequence[SourceFile], *, jobs: int | None, cache: Facts
     names = _module_names(files)
     outcomes: list[FileOutcome | None] = [None] * len(files)
     pending: list[tuple[int, _Job]] = []
+    sizes: dict[int, int] = {}  # position -> bytes, to hand out the largest files first
     index_updates: dict[str, tuple] = {}
     for position, source in enumerate(files):
         module_name, is_package = names.get(source.path, ("", False))
         job = _Job(str(source.path), source.display, source.kind, module_name, is_package,
                    str(cache.pack_path) if cache is not None else None)
-        if cache is not None:
-            try:
-                stat = os.stat(source.path)
-                key = cache.lookup(job.path, stat.st_size, stat.st_mtime_ns, (job.kind, module_name, is_package))
-            except OSError:
-                key = None
+        try:
+            stat = os.stat(source.path)
+        except OSError:
+            stat = None  # _analyze reports it
+        if cache is not None and stat is not None:
+            key = cache.lookup(job.path, stat.st_size, stat.st_mtime_ns, (job.kind, module_name, is_package))
             if key is not None:
                 cached = cache.get(key)
                 if _is_outcome_for(cached, job.kind):
                     outcomes[position] = cached
                     index_updates[job.path] = (stat.st_size, stat.st_mtime_ns, (job.kind, module_name, is_package), key)
                     continue
+        sizes[position] = stat.st_size if stat is not None else 0
         pending.append((position, job))
     if cache is not None:
         _CACHES[str(cache.pack_path)] = cache
@@ -212,7 +214,10 @@ def analyze_files(files: Sequence[SourceFile], *, jobs: int | None, cache: Facts
 
         method = "fork" if os.name == "posix" and threading.active_count() == 1 else "spawn"
         context = multiprocessing.get_context(method)
-        chunk = max(1, min(32, len(pending) // (workers * 8)))
+        # Largest files first, in small chunks: the workers finish together instead of one
+        # parsing a big file alone at the end (chunks still bound the per-task overhead).
+        pending.sort(key=lambda item: -sizes[item[0]])
+        chunk = max(1, min(8, len(pending) // (workers * 16)))
         with context.Pool(processes=workers, initializer=gc.disable) as pool:
             # imap: the parent unpickles finished files while the workers parse the next ones
             results = [(pickle.loads(data), entry, encoded) for data, entry, encoded in
