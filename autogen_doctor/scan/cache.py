@@ -469,7 +469,14 @@ class _ModuleForm:
         made.classes = {_string(key): self._class(item, expr) for key, item in _object(classes).items()}
         body = made.functions.get(facts_module.MODULE_BODY)
         body_assigns = body.assigns if body is not None else ()
-        made.assigns = {_string(key): [body_assigns[_integer(position)] for position in _array(positions)]
+        count = len(body_assigns)
+
+        def record(position: Any) -> Any:
+            if type(position) is not int or not 0 <= position < count:
+                raise CacheFormatError("no such module-level assignment")
+            return body_assigns[position]
+
+        made.assigns = {_string(key): [record(position) for position in _array(positions)]
                         for key, positions in _object(assigns).items()}
         return made
 
