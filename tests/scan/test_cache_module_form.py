@@ -166,3 +166,38 @@ def test_outcomes_the_compact_form_does_not_describe_take_the_general_form(tmp_p
     text = encode_outcome(odd)
     assert not text.startswith("[-1,")
     _same(odd, decode_outcome(text))
+
+
+def test_facts_cached_by_pool_workers_give_the_findings_of_an_uncached_scan(tmp_path, monkeypatch):
+    """Workers encode each file's entry; a later scan that reads every file back from the pack
+    (the remembered result removed) finds exactly what a scan without any cache finds."""
+    import os
+    import time
+
+    from autogen_doctor.scan.cache import FactsCache
+    from autogen_doctor.scan.engine import scan_paths
+    from support.files import write_tree
+
+    monkeypatch.chdir(tmp_path)
+    files = {"svc/__init__.py": "", "svc/service.py": SOURCE}
+    for index in range(40):  # enough files for the process pool; sizes differ, so the order changes
+        files[f"svc/handler_{index}.py"] = (
+            "from fastapi import APIRouter\nrouter = APIRouter()\n" + f"store_{index} = []\n" * (index + 1)
+            + f"\n@router.get('/x{index}')\ndef handler():\n    store_{index}.append(1)\n")
+    write_tree(tmp_path, files)
+    old = time.time() - 3600  # old enough for the index to trust sizes and mtimes
+    for path in (tmp_path / "svc").iterdir():
+        os.utime(path, (old, old))
+    cache_dir = tmp_path / "cache"
+    plain = scan_paths([tmp_path / "svc"], jobs=2, use_cache=False)
+    cold = scan_paths([tmp_path / "svc"], jobs=2, cache_dir=cache_dir)
+    cache = FactsCache(cache_dir, roots=[str((tmp_path / "svc").resolve())])
+    entries = cache.pack_path.read_bytes().split(b"\n")[2:]
+    assert sum(b"\t[-1," in entry for entry in entries) == len(files)  # every file, compact form
+    cache.result_path.unlink()
+    from_pack = scan_paths([tmp_path / "svc"], jobs=2, cache_dir=cache_dir)
+    expected = [finding.to_json() for finding in plain.findings]
+    assert len(expected) >= 41
+    assert [finding.to_json() for finding in cold.findings] == expected
+    assert [finding.to_json() for finding in from_pack.findings] == expected
+    assert plain.errors == cold.errors == from_pack.errors == []
