@@ -289,9 +289,19 @@ def _run(args: argparse.Namespace) -> int:
                 if not os.access(changed, os.W_OK):
                     say(f"  {label}: skipped ({changed} is read-only; use --mid-size or a copy)")
                     continue
+                original = changed.read_bytes()
+                times = changed.stat()
                 with open(changed, "a", encoding="utf-8") as handle:
                     handle.write("\n# edited by scan_speed.py\n")
-            seconds, code, tail = timed(scan, args.timeout, label, env=env)
+                try:
+                    seconds, code, tail = timed(scan, args.timeout, label, env=env)
+                finally:
+                    # --tree may be the user's own code, or the default trees this interpreter's
+                    # own files: put the edited file back as it was, times included.
+                    changed.write_bytes(original)
+                    os.utime(changed, ns=(times.st_atime_ns, times.st_mtime_ns))
+            else:
+                seconds, code, tail = timed(scan, args.timeout, label, env=env)
             note = "" if code in (0, 1) else f"exit {code}: {tail}"
             rows.append((label, seconds, note))
             say(f"  {label}: {'-' if seconds is None else f'{seconds:.2f} s'} {note}".rstrip())
