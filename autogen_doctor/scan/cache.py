@@ -7,7 +7,9 @@ Layout under the cache folder (platformdirs' user cache dir, or `--cache-dir`):
 
 The cache is never executable: it is JSON, and the only objects it can make are the scan's
 own fact, finding and suppression records, named in a fixed list (`_allowed_classes`) and
-built field by field without running any of their code. A planted, truncated or hand-edited
+built field by field without running any of their code. A Python module's outcome (most
+entries) has its own compact form (`_ModuleForm`: untagged arrays whose layout the decoder
+knows); everything else uses the general tagged form. A planted, truncated or hand-edited
 file is a cache miss, never a crash and never code that runs (docs/security.md). The scanned
 project's config cannot choose the folder either (`cache-dir` is refused there).
 
