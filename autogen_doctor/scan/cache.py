@@ -7,7 +7,9 @@ Layout under the cache folder (platformdirs' user cache dir, or `--cache-dir`):
 
 The cache is never executable: it is JSON, and the only objects it can make are the scan's
 own fact, finding and suppression records, named in a fixed list (`_allowed_classes`) and
-built field by field without running any of their code. A planted, truncated or hand-edited
+built field by field without running any of their code. A Python module's outcome (most
+entries) has its own compact form (`_ModuleForm`: untagged arrays whose layout the decoder
+knows); everything else uses the general tagged form. A planted, truncated or hand-edited
 file is a cache miss, never a crash and never code that runs (docs/security.md). The scanned
 project's config cannot choose the folder either (`cache-dir` is refused there).
 
@@ -43,7 +45,7 @@ from typing import Any, Callable, Iterable
 
 from autogen_doctor import __version__
 
-FORMAT = 3
+FORMAT = 4
 # A pack or result file larger than this is not read (a planted file must not exhaust memory).
 MAX_CACHE_FILE_BYTES = 512 * 1024 * 1024
 _RACY_NS = 2_000_000_000
@@ -328,18 +330,353 @@ def _decoder(modules: tuple[str, ...] = _RECORD_MODULES) -> Callable[[list], Any
     return decode
 
 
+# The compact module form: `[-1, suppressions, facts]`, each record a JSON array of its fields
+# in a fixed order, written by json's C encoder (the general form's Python walk over every
+# record was most of a cold scan's cache cost) and read back field by field by a decoder that
+# knows each field's type (so records need no tags). JSON objects appear only where the facts
+# hold dicts of names; nothing in the form names a class.
+_MODULE_FORM = -1
+_MODULE_FORM_START = b"[-1,"
+_MODULE_FORM_START_TEXT = "[-1,"
+
+
+def _set_items(value: Any) -> list:
+    """json's `default` hook for the compact form: sets become arrays; any other type is not
+    described by the form (then the general form is used)."""
+    if type(value) is frozenset or type(value) is set:
+        return list(value)
+    raise Unencodable(type(value).__qualname__)
+
+
+class _ModuleForm:
+    """Encoder and decoder of the compact form of a Python module's `FileOutcome`."""
+
+    def __init__(self) -> None:
+        from operator import attrgetter
+
+        from autogen_doctor.scan import facts as facts_module
+        from autogen_doctor.scan import suppress as suppress_module
+        from autogen_doctor.scan.engine import FileOutcome
+
+        self.facts = facts_module
+        self.outcome_class = FileOutcome
+        self.suppression_class = suppress_module.Suppression
+        self.all_codes = suppress_module.ALL_CODES
+        self.function_fields = tuple(item.name for item in dataclasses.fields(facts_module.Function))
+        self.class_fields = tuple(item.name for item in dataclasses.fields(facts_module.ClassInfo))
+        self.function_values = attrgetter(*self.function_fields)
+        self.class_values = attrgetter(*self.class_fields)
+        self.json_encoder = json.JSONEncoder(default=_set_items, check_circular=False, allow_nan=False,
+                                             separators=(",", ":"))
+        # The decoder below is written against these layouts; a change to a record's fields
+        # must change it too (the class-table hash in the header already retires old packs).
+        expected = {
+            facts_module.Expr: ("kind", "dotted", "text", "names", "args", "kwargs", "strings", "calls",
+                                "size", "awaited"),
+            facts_module.Call: ("func", "line", "col", "end_line", "end_col", "args", "kwargs", "awaited",
+                                "statement", "target", "withs", "in_loop", "arg_names", "receiver_expr"),
+            facts_module.Mutation: ("base", "how", "line", "col", "end_line", "end_col", "withs"),
+            facts_module.GlobalWrite: ("name", "line", "col", "lazy_init"),
+            facts_module.Assign: ("targets", "value", "line", "col", "how"),
+        }
+        for cls, names in expected.items():
+            if cls._fields != names:
+                raise RuntimeError(f"the cache's module form does not describe {cls.__qualname__}")
+        if self.function_fields != ("qualname", "name", "line", "col", "end_line", "is_async", "params",
+                                    "decorators", "class_name", "parent", "calls", "mutations", "assigns",
+                                    "returns", "global_decls", "global_writes", "local_names", "reads",
+                                    "imports", "nested", "param_info") or \
+                self.class_fields != ("qualname", "name", "line", "col", "bases", "decorators", "attrs",
+                                      "methods"):
+            raise RuntimeError("the cache's module form does not describe Function or ClassInfo")
+
+    def applies(self, value: Any) -> bool:
+        return (type(value) is self.outcome_class and value.error is None
+                and type(value.facts) is self.facts.ModuleFacts and type(value.suppressions) is list)
+
+    # ---------- encoding ----------
+    def encode(self, outcome: Any) -> str:
+        facts = outcome.facts
+        body = facts.functions.get(self.facts.MODULE_BODY)
+        # Module-level assignments are the module body's own records: stored as positions in
+        # its list, which keeps them one object each when read back (as the builder made them).
+        position_of = {id(record): index for index, record in enumerate(body.assigns)} if body else {}
+        assigns = {}
+        for name, records in facts.assigns.items():
+            positions = [position_of.get(id(record)) for record in records]
+            if None in positions or type(records) is not list:
+                raise Unencodable("module-level assignment outside the module body")
+            assigns[name] = positions
+        suppression_class = self.suppression_class
+        suppressions = []
+        for item in outcome.suppressions:
+            if type(item) is not suppression_class:
+                raise Unencodable(type(item).__qualname__)
+            suppressions.append((item.line, item.codes, item.kind, item.column))
+        function_values, class_values = self.function_values, self.class_values
+        document = (_MODULE_FORM, suppressions, (
+            facts.name, facts.path, facts.is_package, facts.imports, facts.star_imports, assigns,
+            {key: function_values(function) for key, function in facts.functions.items()},
+            {key: class_values(info) for key, info in facts.classes.items()},
+            facts.defined, facts.has_main_guard, facts.lines, facts.display))
+        for function in facts.functions.values():
+            if type(function) is not self.facts.Function:
+                raise Unencodable(type(function).__qualname__)
+        for info in facts.classes.values():
+            if type(info) is not self.facts.ClassInfo:
+                raise Unencodable(type(info).__qualname__)
+        try:
+            return self.json_encoder.encode(document)
+        except TypeError as error:  # a dict key that is not a string, and the like
+            raise Unencodable(str(error)) from None
+
+    # ---------- decoding ----------
+    def decode(self, document: Any) -> Any:
+        """The outcome a compact document describes; CacheFormatError (or TypeError/ValueError,
+        which decode_outcome turns into it) for any other shape."""
+        if type(document) is not list or len(document) != 3 or document[0] != _MODULE_FORM:
+            raise CacheFormatError("not a module entry")
+        _, suppressions, facts = document
+        outcome = object.__new__(self.outcome_class)
+        outcome.facts = self._module(facts)
+        outcome.error = None
+        outcome.suppressions = [self._suppression(item) for item in _array(suppressions)]
+        return outcome
+
+    def _suppression(self, value: Any) -> Any:
+        line, codes, kind, column = _fields(value, 4)
+        codes = frozenset(_strings(codes))
+        if codes == self.all_codes:
+            codes = self.all_codes
+        made = object.__new__(self.suppression_class)
+        for name, item in (("line", _integer(line)), ("codes", codes), ("kind", _string(kind)),
+                           ("column", _integer(column))):
+            object.__setattr__(made, name, item)
+        return made
+
+    def _module(self, value: Any) -> Any:
+        (name, path, is_package, imports, star_imports, assigns, functions, classes, defined,
+         has_main_guard, lines, display) = _fields(value, 12)
+        facts_module = self.facts
+        made = object.__new__(facts_module.ModuleFacts)
+        made.name, made.path, made.display = _string(name), _string(path), _string(display)
+        made.is_package, made.has_main_guard = bool(is_package), bool(has_main_guard)
+        made.lines = _integer(lines)
+        made.imports = _string_map(imports)
+        made.star_imports = list(_strings(star_imports))
+        made.defined = set(_strings(defined))
+        expr = _expr_decoder(facts_module)
+        function_of = self._function_decoder(expr)
+        made.functions = {_string(key): function_of(item) for key, item in _object(functions).items()}
+        made.classes = {_string(key): self._class(item, expr) for key, item in _object(classes).items()}
+        body = made.functions.get(facts_module.MODULE_BODY)
+        body_assigns = body.assigns if body is not None else ()
+        count = len(body_assigns)
+
+        def record(position: Any) -> Any:
+            if type(position) is not int or not 0 <= position < count:
+                raise CacheFormatError("no such module-level assignment")
+            return body_assigns[position]
+
+        made.assigns = {_string(key): [record(position) for position in _array(positions)]
+                        for key, positions in _object(assigns).items()}
+        return made
+
+    def _class(self, value: Any, expr: Callable[[Any], Any]) -> Any:
+        qualname, name, line, col, bases, decorators, attrs, methods = _fields(value, 8)
+        assign = _assign_decoder(self.facts, expr)
+        made = object.__new__(self.facts.ClassInfo)
+        made.qualname, made.name = _string(qualname), _string(name)
+        made.line, made.col = _integer(line), _integer(col)
+        made.bases = tuple(_strings(bases))
+        made.decorators = tuple([expr(item) for item in _array(decorators)])
+        made.attrs = {_string(key): assign(item) for key, item in _object(attrs).items()}
+        made.methods = list(_strings(methods))
+        return made
+
+    def _function_decoder(self, expr: Callable[[Any], Any]) -> Callable[[Any], Any]:
+        facts_module = self.facts
+        function_class = facts_module.Function
+        new_object = object.__new__
+        new_tuple = tuple.__new__
+        call_class, mutation_class, write_class = facts_module.Call, facts_module.Mutation, facts_module.GlobalWrite
+        assign = _assign_decoder(facts_module, expr)
+        empty_names = facts_module._EMPTY
+
+        def pairs(value: list) -> tuple:
+            return tuple([(_string(key), expr(item)) for key, item in map(_pair, value)]) if value else ()
+
+        def call(value: Any) -> Any:
+            (func, line, col, end_line, end_col, args, kwargs, awaited, statement, target, withs,
+             in_loop, arg_names, receiver) = _fields(value, 14)
+            return new_tuple(call_class, (
+                func, line, col, end_line, end_col, tuple([expr(item) for item in args]) if args else (),
+                pairs(kwargs), awaited, statement, target, tuple(_strings(withs)) if withs else (), in_loop,
+                frozenset(_strings(arg_names)) if arg_names else empty_names,
+                None if receiver is None else expr(receiver)))
+
+        def mutation(value: Any) -> Any:
+            base, how, line, col, end_line, end_col, withs = _fields(value, 7)
+            return new_tuple(mutation_class, (base, how, line, col, end_line, end_col,
+                                              tuple(_strings(withs)) if withs else ()))
+
+        def global_write(value: Any) -> Any:
+            return new_tuple(write_class, tuple(_fields(value, 4)))
+
+        def records(value: Any, decode: Callable[[Any], Any]) -> Any:
+            return [decode(item) for item in _array(value)] if value else ()
+
+        def names(value: Any) -> Any:
+            return set(_strings(value)) if value else ()
+
+        def parameter(value: Any) -> tuple:
+            name, type_text, default = _fields(value, 3)
+            return (_string(name), _string(type_text), None if default is None else expr(default))
+
+        def function(value: Any) -> Any:
+            (qualname, name, line, col, end_line, is_async, params, decorators, class_name, parent, calls,
+             mutations, assigns, returns, global_decls, global_writes, local_names, reads, imports, nested,
+             param_info) = _fields(value, 21)
+            made = new_object(function_class)
+            made.qualname, made.name = _string(qualname), _string(name)
+            made.line, made.col, made.end_line = _integer(line), _integer(col), _integer(end_line)
+            made.is_async = bool(is_async)
+            made.params = tuple(_strings(params))
+            made.decorators = tuple([expr(item) for item in _array(decorators)])
+            made.class_name = _optional_string(class_name)
+            made.parent = _optional_string(parent)
+            made.calls = records(calls, call)
+            made.mutations = records(mutations, mutation)
+            made.assigns = records(assigns, assign)
+            made.returns = records(returns, expr)
+            made.global_decls = names(global_decls)
+            made.global_writes = records(global_writes, global_write)
+            made.local_names = names(local_names)
+            made.reads = names(reads)
+            made.imports = _string_map(imports)
+            made.nested = list(_strings(nested)) if nested else ()
+            made.param_info = tuple([parameter(item) for item in _array(param_info)])
+            return made
+
+        return function
+
+
+def _expr_decoder(facts_module: Any) -> Callable[[Any], Any]:
+    """Decoder of one `Expr` array (recursive through its arguments)."""
+    expr_class = facts_module.Expr
+    new_tuple = tuple.__new__
+    empty_names = facts_module._EMPTY
+
+    def expr(value: Any) -> Any:
+        kind, dotted, text, names, args, kwargs, strings, calls, size, awaited = _fields(value, 10)
+        if type(kind) is not str or type(dotted) is not str:
+            raise CacheFormatError("expected a string")
+        return new_tuple(expr_class, (
+            kind, dotted, text, frozenset(_strings(names)) if names else empty_names,
+            tuple([expr(item) for item in args]) if args else (),
+            tuple([(_string(key), expr(item)) for key, item in map(_pair, kwargs)]) if kwargs else (),
+            tuple(_strings(strings)) if strings else (), tuple(_strings(calls)) if calls else (), size, awaited))
+
+    return expr
+
+
+def _assign_decoder(facts_module: Any, expr: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    assign_class = facts_module.Assign
+    new_tuple = tuple.__new__
+
+    def assign(value: Any) -> Any:
+        targets, assigned, line, col, how = _fields(value, 5)
+        return new_tuple(assign_class, (tuple(_strings(targets)), None if assigned is None else expr(assigned),
+                                        line, col, how))
+
+    return assign
+
+
+# Shape checks of the compact form: the decoder builds only the scanner's own records, and a
+# value of the wrong shape makes the whole entry a miss (CacheFormatError).
+def _fields(value: Any, count: int) -> list:
+    if type(value) is not list or len(value) != count:
+        raise CacheFormatError("wrong record shape")
+    return value
+
+
+def _array(value: Any) -> list:
+    if type(value) is not list:
+        raise CacheFormatError("expected an array")
+    return value
+
+
+def _object(value: Any) -> dict:
+    if type(value) is not dict:
+        raise CacheFormatError("expected an object")
+    return value
+
+
+def _pair(value: Any) -> list:
+    return _fields(value, 2)
+
+
+def _strings(value: Any) -> list:
+    if type(value) is not list or not all(type(item) is str for item in value):
+        raise CacheFormatError("expected an array of strings")
+    return value
+
+
+def _string_map(value: Any) -> dict:
+    if type(value) is not dict or not all(type(item) is str for item in value.values()):
+        raise CacheFormatError("expected an object of strings")
+    return value
+
+
+def _string(value: Any) -> str:
+    if type(value) is not str:
+        raise CacheFormatError("expected a string")
+    return value
+
+
+def _optional_string(value: Any) -> str | None:
+    if value is not None and type(value) is not str:
+        raise CacheFormatError("expected a string or null")
+    return value
+
+
+def _integer(value: Any) -> int:
+    if type(value) is not int:
+        raise CacheFormatError("expected an integer")
+    return value
+
+
+@lru_cache(maxsize=1)
+def _module_form() -> _ModuleForm:
+    return _ModuleForm()
+
+
 def _no_objects(pairs: list) -> Any:
     raise CacheFormatError("the cache never holds JSON objects")
 
 
 def encode_outcome(value: Any, modules: tuple[str, ...] = _RECORD_MODULES) -> str:
-    """`value` as one line of JSON; Unencodable when it holds a type the cache does not store."""
+    """`value` as one line of JSON; Unencodable when it holds a type the cache does not store.
+
+    A Python module's outcome (most entries) takes the compact module form; anything else
+    (deployment files, errors, remembered results) the general tagged form.
+    """
+    if modules == _RECORD_MODULES:
+        compact = _module_form()
+        if compact.applies(value):
+            try:
+                return compact.encode(value)
+            except Unencodable:
+                pass  # something the compact form does not describe: the general form does
     return json.dumps(_encoder(modules)(value), separators=(",", ":"), allow_nan=False)
 
 
 def decode_outcome(text: str | bytes, modules: tuple[str, ...] = _RECORD_MODULES) -> Any:
     """The value `encode_outcome` wrote; CacheFormatError for anything else."""
     try:
+        if modules == _RECORD_MODULES and text[:len(_MODULE_FORM_START)] in (_MODULE_FORM_START,
+                                                                            _MODULE_FORM_START_TEXT):
+            return _module_form().decode(json.loads(text))
         document = json.loads(text, object_pairs_hook=_no_objects)
         if type(document) is not list:
             return document

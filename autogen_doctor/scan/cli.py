@@ -225,6 +225,10 @@ def _without_cyclic_gc():
     collector re-traverses them again and again, which measured at about half of a warm
     scan of stdlib + site-packages. Reference counting still frees everything acyclic, and
     the process is short-lived.
+
+    On the way out the objects made meanwhile are frozen (moved out of the collector's sight)
+    before it is switched back on: otherwise its first pass walks every fact of the scan once
+    more (0.3-0.4 s on a few hundred files), just before the process exits.
     """
     was_enabled = gc.isenabled()
     gc.disable()
@@ -232,6 +236,7 @@ def _without_cyclic_gc():
         yield
     finally:
         if was_enabled:
+            gc.freeze()
             gc.enable()
 
 

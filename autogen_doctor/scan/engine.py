@@ -11,7 +11,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from autogen_doctor.scan.cache import FactsCache, Unencodable, encode_outcome, entry_key, tree_signature
 from autogen_doctor.scan.discover import DEPLOY, PYTHON, SourceFile, discover
@@ -99,16 +99,17 @@ def _is_outcome_for(value: Any, kind: str) -> bool:
     return isinstance(value.facts, DeployFile)
 
 
-def _analyze_in_worker(job: _Job) -> tuple[bytes, tuple | None, bytes | None]:
-    """Pool side of `_analyze`: the outcome is pickled once, here, and sent as bytes.
+def _analyze_in_worker(numbered: tuple[int, _Job]) -> tuple[int, bytes, tuple | None, bytes | None]:
+    """Pool side of `_analyze` for job number N: (N, the pickled outcome, entry, encoded).
 
     Pickle is only the pipe between this process and its own workers; the cache on disk is
     never pickle.
     """
     import pickle
 
+    number, job = numbered
     outcome, entry, encoded = _analyze(job)
-    return pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL), entry, encoded
+    return number, pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL), entry, encoded
 
 
 def _build(job: _Job, data: bytes) -> FileOutcome:
@@ -176,29 +177,36 @@ def worker_count(jobs: int | None, pending: int) -> int:
     return max(1, min(wanted, pending, 4 * cores))
 
 
-def analyze_files(files: Sequence[SourceFile], *, jobs: int | None, cache: FactsCache | None) -> list[FileOutcome]:
-    """Outcomes for `files`, in the same order, parsed in parallel when it pays."""
+def analyze_files(files: Sequence[SourceFile], *, jobs: int | None, cache: FactsCache | None,
+                  while_waiting: Callable[[], object] | None = None) -> list[FileOutcome]:
+    """Outcomes for `files`, in the same order, parsed in parallel when it pays.
+
+    `while_waiting` runs in this process once the workers have started (work that does not
+    need the outcomes, such as importing the rules, overlaps with theirs).
+    """
     started_ns = time.time_ns()
     names = _module_names(files)
     outcomes: list[FileOutcome | None] = [None] * len(files)
     pending: list[tuple[int, _Job]] = []
+    sizes: dict[int, int] = {}  # position -> bytes, to hand out the largest files first
     index_updates: dict[str, tuple] = {}
     for position, source in enumerate(files):
         module_name, is_package = names.get(source.path, ("", False))
         job = _Job(str(source.path), source.display, source.kind, module_name, is_package,
                    str(cache.pack_path) if cache is not None else None)
-        if cache is not None:
-            try:
-                stat = os.stat(source.path)
-                key = cache.lookup(job.path, stat.st_size, stat.st_mtime_ns, (job.kind, module_name, is_package))
-            except OSError:
-                key = None
+        try:
+            stat = os.stat(source.path)
+        except OSError:
+            stat = None  # _analyze reports it
+        if cache is not None and stat is not None:
+            key = cache.lookup(job.path, stat.st_size, stat.st_mtime_ns, (job.kind, module_name, is_package))
             if key is not None:
                 cached = cache.get(key)
                 if _is_outcome_for(cached, job.kind):
                     outcomes[position] = cached
                     index_updates[job.path] = (stat.st_size, stat.st_mtime_ns, (job.kind, module_name, is_package), key)
                     continue
+        sizes[position] = stat.st_size if stat is not None else 0
         pending.append((position, job))
     if cache is not None:
         _CACHES[str(cache.pack_path)] = cache
@@ -212,11 +220,20 @@ def analyze_files(files: Sequence[SourceFile], *, jobs: int | None, cache: Facts
 
         method = "fork" if os.name == "posix" and threading.active_count() == 1 else "spawn"
         context = multiprocessing.get_context(method)
-        chunk = max(1, min(32, len(pending) // (workers * 8)))
+        # Largest files first, in small chunks: the workers finish together instead of one
+        # parsing a big file alone at the end (chunks still bound the per-task overhead).
+        pending.sort(key=lambda item: -sizes[item[0]])
+        chunk = max(1, min(8, len(pending) // (workers * 16)))
         with context.Pool(processes=workers, initializer=gc.disable) as pool:
-            # imap: the parent unpickles finished files while the workers parse the next ones
-            results = [(pickle.loads(data), entry, encoded) for data, entry, encoded in
-                       pool.imap(_analyze_in_worker, [job for _, job in pending], chunksize=chunk)]
+            # unordered: the parent unpickles each file as it arrives, while the workers parse
+            # the next ones, instead of waiting for the (largest) first ones in order
+            results: list = [None] * len(pending)
+            numbered = [(number, job) for number, (_, job) in enumerate(pending)]
+            arriving = pool.imap_unordered(_analyze_in_worker, numbered, chunksize=chunk)
+            if while_waiting is not None:
+                while_waiting()  # the parent is otherwise idle until the first files are done
+            for number, data, entry, encoded in arriving:
+                results[number] = (pickle.loads(data), entry, encoded)
     else:
         results = [_analyze(job) for _, job in pending]
     for (position, job), (outcome, entry, encoded) in zip(pending, results):
@@ -275,6 +292,11 @@ def _load_rules_tolerantly(errors: list[ScanError]) -> dict:
             errors.append(ScanError(f"<rule module {module.name}>",
                                     f"cannot load rule module ({type(error).__name__}: {error}); this is a bug"))
     return dict(sorted(REGISTRY.items()))
+
+
+def _import_rules() -> None:
+    """Import the rule modules ahead of `run_rules` (which reports any that fail to load)."""
+    _load_rules_tolerantly([])
 
 
 def run_rules(project: Project) -> tuple[list[Finding], list[ScanError]]:
@@ -399,7 +421,7 @@ def scan_paths(paths: Sequence[Path], *, exclude: Sequence[str] = (), jobs: int 
     collecting = gc.isenabled()
     gc.disable()
     try:
-        outcomes = analyze_files(files, jobs=jobs, cache=cache)
+        outcomes = analyze_files(files, jobs=jobs, cache=cache, while_waiting=_import_rules)
         project, errors = build_project(paths, files, outcomes)
         findings, rule_errors = run_rules(project)
     finally:
