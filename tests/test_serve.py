@@ -172,7 +172,13 @@ def test_served_yields_only_once_every_worker_answers_and_stops_them_all(tmp_pat
     assert wait_until_gone(marker, timeout_s=5) == []
 
 
-def test_served_without_identity_headers_waits_a_fixed_settle_time_instead():
+def test_served_without_identity_headers_or_proc_waits_a_fixed_settle_time_instead(monkeypatch):
+    # Where the OS cannot name workers (no /proc: macOS, some containers) readiness falls back to
+    # a fixed settle time. This machine has /proc, so its absence is faked here; the real OS path
+    # is tested in tests/probe/test_readiness_os_identity.py.
+    from autogen_doctor.probe import readiness
+
+    monkeypatch.setattr(readiness, "os_identity_unavailable", lambda *args: "no /proc (test)")
     marker = new_marker()
     notes: list[str] = []
     started = time.monotonic()
