@@ -600,16 +600,18 @@ def _fields(value: Any, count: int) -> list:
     return value
 
 
-def _array(value: Any) -> list:
-    if type(value) is not list:
-        raise CacheFormatError("expected an array")
+def _typed(value: Any, kind: type, what: str) -> Any:
+    if type(value) is not kind:
+        raise CacheFormatError(f"expected {what}")
     return value
+
+
+def _array(value: Any) -> list:
+    return _typed(value, list, "an array")
 
 
 def _object(value: Any) -> dict:
-    if type(value) is not dict:
-        raise CacheFormatError("expected an object")
-    return value
+    return _typed(value, dict, "an object")
 
 
 def _pair(value: Any) -> list:
@@ -629,9 +631,7 @@ def _string_map(value: Any) -> dict:
 
 
 def _string(value: Any) -> str:
-    if type(value) is not str:
-        raise CacheFormatError("expected a string")
-    return value
+    return _typed(value, str, "a string")
 
 
 def _optional_string(value: Any) -> str | None:
