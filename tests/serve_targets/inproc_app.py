@@ -13,6 +13,8 @@ import json
 import os
 import time
 
+from asgi_parts import read_body, serve_lifespan
+
 SESSIONS: dict[str, list[str]] = {}
 DELAY_S = float(os.environ.get("SERVE_TARGET_DELAY_S", "0") or 0)
 TOUCH = os.environ.get("SERVE_TARGET_TOUCH")
@@ -30,24 +32,10 @@ if STAGGER_DIR:
     time.sleep(position)
 
 
-async def _read_body(receive) -> bytes:
-    body = b""
-    while True:
-        message = await receive()
-        body += message.get("body", b"")
-        if not message.get("more_body"):
-            return body
-
-
 async def api(scope, receive, send):
     if scope["type"] == "lifespan":
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                await send({"type": "lifespan.shutdown.complete"})
-                return
+        await serve_lifespan(receive, send)
+        return
     headers = [(b"content-type", b"application/json")]
     if not ANONYMOUS:
         headers.append((b"x-backend-pid", str(os.getpid()).encode()))
@@ -55,7 +43,7 @@ async def api(scope, receive, send):
         await send({"type": "http.response.start", "status": 404, "headers": headers})
         await send({"type": "http.response.body", "body": b'{"detail": "not found"}'})
         return
-    request = json.loads(await _read_body(receive) or b"{}")
+    request = json.loads(await read_body(receive) or b"{}")
     if TOUCH:
         with open(TOUCH, "a") as handle:
             handle.write(f"{os.getpid()}\n")

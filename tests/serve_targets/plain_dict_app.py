@@ -10,6 +10,8 @@ import json
 import os
 import re
 
+from asgi_parts import read_body, serve_lifespan
+
 SESSIONS: dict[str, list[str]] = {}
 CODEWORD = re.compile(r"adr-[a-z0-9]{4}-[a-z0-9]{4}")
 
@@ -25,31 +27,17 @@ if os.environ.get("PLAIN_APP_PIDS_DIR"):
         json.dump({"pid": me, "parent": parent, "grandparent": _parent_of(parent)}, out)
 
 
-async def _body(receive) -> bytes:
-    body = b""
-    while True:
-        message = await receive()
-        body += message.get("body", b"")
-        if not message.get("more_body"):
-            return body
-
-
 async def api(scope, receive, send):
     if scope["type"] == "lifespan":
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                await send({"type": "lifespan.shutdown.complete"})
-                return
+        await serve_lifespan(receive, send)
+        return
     if scope["type"] != "http":
         return
     if scope["path"] != "/chat":
         await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
         await send({"type": "http.response.body", "body": b"ok"})
         return
-    payload = json.loads(await _body(receive))
+    payload = json.loads(await read_body(receive))
     words = SESSIONS.setdefault(payload["session_id"], [])
     words += CODEWORD.findall(payload["message"])
     reply = json.dumps({"reply": "I remember: " + ", ".join(words)}).encode()

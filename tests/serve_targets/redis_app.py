@@ -6,33 +6,21 @@ import os
 
 import redis.asyncio as redis
 
+from asgi_parts import read_body, serve_lifespan
+
 STORE = redis.Redis.from_url(os.environ["REDIS_URL"], decode_responses=True)
-
-
-async def _read_body(receive) -> bytes:
-    body = b""
-    while True:
-        message = await receive()
-        body += message.get("body", b"")
-        if not message.get("more_body"):
-            return body
 
 
 async def api(scope, receive, send):
     if scope["type"] == "lifespan":
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                await send({"type": "lifespan.shutdown.complete"})
-                return
+        await serve_lifespan(receive, send)
+        return
     headers = [(b"x-backend-pid", str(os.getpid()).encode()), (b"content-type", b"application/json")]
     if scope["path"] != "/chat" or scope["method"] != "POST":
         await send({"type": "http.response.start", "status": 404, "headers": headers})
         await send({"type": "http.response.body", "body": b'{"detail": "not found"}'})
         return
-    request = json.loads(await _read_body(receive) or b"{}")
+    request = json.loads(await read_body(receive) or b"{}")
     key = f"serve-target:{request.get('session_id')}"
     await STORE.rpush(key, str(request.get("message", "")))
     history = await STORE.lrange(key, 0, -1)
