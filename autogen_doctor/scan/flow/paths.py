@@ -95,31 +95,41 @@ def classify(resolver: Resolver, module: ModuleFacts, function: Function | None,
             return found
         return None
     if kind in ("name", "attr"):
-        if function is not None and kind == "name" and function.is_local(value.dotted):
-            for assign in reversed(function.assigns):
-                if assign.targets == (value.dotted,) and assign.how in ("assign", "annotated"):
-                    return classify(resolver, module, function, assign.value, depth + 1, arguments)
-            if arguments is not None and depth < 9 and value.dotted in function.params:
-                for caller_module, caller, argument, _ in arguments(module, function, value.dotted)[:8]:
-                    found = classify(resolver, caller_module, caller, argument, depth + 1, arguments)
-                    if found is not None:
+        return through_name(resolver, module, function, value, depth, arguments, classify)
+    return None
+
+
+def through_name(resolver: Resolver, module: ModuleFacts, function: Function | None, value: Expr, depth: int,
+                 arguments, walk):
+    """Apply `walk` (classify, env_names) to what a name or attribute holds: a local's last plain
+    assignment, a parameter's arguments at up to 8 call sites, a `self.x` assigned in any method
+    of the class, a module constant. The first answer found (truthy), else None."""
+    kind = value.kind
+    if function is not None and kind == "name" and function.is_local(value.dotted):
+        for assign in reversed(function.assigns):
+            if assign.targets == (value.dotted,) and assign.how in ("assign", "annotated"):
+                return walk(resolver, module, function, assign.value, depth + 1, arguments)
+        if arguments is not None and depth < 9 and value.dotted in function.params:
+            for caller_module, caller, argument, _ in arguments(module, function, value.dotted)[:8]:
+                found = walk(resolver, caller_module, caller, argument, depth + 1, arguments)
+                if found:
+                    return found
+        return None
+    if function is not None and kind == "attr" and value.dotted.startswith("self.") and \
+            value.dotted.count(".") == 1 and function.class_name:
+        info = module.classes.get(function.class_name)
+        for method in info.methods if info else ():
+            method_function = module.functions.get(method)
+            for assign in method_function.assigns if method_function else ():
+                if assign.targets == (value.dotted,):
+                    found = walk(resolver, module, method_function, assign.value, depth + 1, arguments)
+                    if found:
                         return found
-            return None
-        if function is not None and kind == "attr" and value.dotted.startswith("self.") and \
-                value.dotted.count(".") == 1 and function.class_name:
-            info = module.classes.get(function.class_name)
-            for method in info.methods if info else ():
-                method_function = module.functions.get(method)
-                for assign in method_function.assigns if method_function else ():
-                    if assign.targets == (value.dotted,):
-                        found = classify(resolver, module, method_function, assign.value, depth + 1, arguments)
-                        if found is not None:
-                            return found
-            return None
-        found = resolver.module_value(module, function, value.dotted)
-        if found is not None:
-            definition, assigned = found
-            return classify(resolver, definition.module, None, assigned, depth + 1, arguments)
+        return None
+    found = resolver.module_value(module, function, value.dotted)
+    if found is not None:
+        definition, assigned = found
+        return walk(resolver, definition.module, None, assigned, depth + 1, arguments)
     return None
 
 
@@ -165,29 +175,5 @@ def env_names(resolver: Resolver, module: ModuleFacts, function: Function | None
             return env_names(resolver, module, function, Expr.make("name", name), depth + 1, arguments)
         return ()
     if kind in ("name", "attr"):
-        if function is not None and kind == "name" and function.is_local(value.dotted):
-            for assign in reversed(function.assigns):
-                if assign.targets == (value.dotted,) and assign.how in ("assign", "annotated"):
-                    return env_names(resolver, module, function, assign.value, depth + 1, arguments)
-            if arguments is not None and depth < 9 and value.dotted in function.params:
-                for caller_module, caller, argument, _ in arguments(module, function, value.dotted)[:8]:
-                    found = env_names(resolver, caller_module, caller, argument, depth + 1, arguments)
-                    if found:
-                        return found
-            return ()
-        if function is not None and kind == "attr" and value.dotted.startswith("self.") and \
-                value.dotted.count(".") == 1 and function.class_name:
-            info = module.classes.get(function.class_name)
-            for method in info.methods if info else ():
-                method_function = module.functions.get(method)
-                for assign in method_function.assigns if method_function else ():
-                    if assign.targets == (value.dotted,):
-                        found = env_names(resolver, module, method_function, assign.value, depth + 1, arguments)
-                        if found:
-                            return found
-            return ()
-        found = resolver.module_value(module, function, value.dotted)
-        if found is not None:
-            definition, assigned = found
-            return env_names(resolver, definition.module, None, assigned, depth + 1, arguments)
+        return through_name(resolver, module, function, value, depth, arguments, env_names) or ()
     return ()

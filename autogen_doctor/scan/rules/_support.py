@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from autogen_doctor.scan.entrypoints import (AIOHTTP, CELERY, CHAINLIT, DJANGO, FASTAPI, FLASK, GRADIO,
                                              STARLETTE, STREAMLIT, EntryPoints, Reach)
@@ -11,6 +12,9 @@ from autogen_doctor.scan.findings import Finding, Severity
 from autogen_doctor.scan.flow import FlowModel, Step
 from autogen_doctor.scan.project import Project
 from autogen_doctor.scan.resolve import LOCAL, Resolver
+
+if TYPE_CHECKING:
+    from autogen_doctor.scan.deploy.envpaths import EnvPlacement
 
 
 @dataclass
@@ -100,3 +104,20 @@ def is_local(function: Function, text: str) -> bool:
 
 def canonical_is_local(canonical: str) -> bool:
     return canonical.startswith(LOCAL)
+
+
+def deployed_placement(state: Analysis, project: Project, module: ModuleFacts, function: Function | None,
+                       paths) -> "EnvPlacement | None":
+    """Where the deployment puts the first of `paths` (path expressions) that is read from an
+    environment variable a Kubernetes container or compose service sets; None when none is."""
+    from autogen_doctor.scan.deploy.envpaths import env_placement, has_env
+    from autogen_doctor.scan.flow.paths import env_names
+
+    if not has_env(project):
+        return None
+    for path in paths:
+        names = env_names(state.resolver, module, function, path, arguments=state.flow.argument_values)
+        placement = env_placement(project, names) if names else None
+        if placement is not None:
+            return placement
+    return None

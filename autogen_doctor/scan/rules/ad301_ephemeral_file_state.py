@@ -41,9 +41,9 @@ from typing import Iterator
 
 from autogen_doctor.scan.findings import Finding, Severity
 from autogen_doctor.scan.registry import rule
-from autogen_doctor.scan.deploy.envpaths import EPHEMERAL, PERSISTENT, env_placement, has_env
-from autogen_doctor.scan.flow.paths import classify, describe, env_names
-from autogen_doctor.scan.rules._support import request_trace, analysis, make_finding, via
+from autogen_doctor.scan.deploy.envpaths import EPHEMERAL, PERSISTENT
+from autogen_doctor.scan.flow.paths import classify, describe
+from autogen_doctor.scan.rules._support import analysis, deployed_placement, make_finding, request_trace, via
 
 _OPEN_CALLS = frozenset({"builtins.open", "io.open", "codecs.open", "aiofiles.open", "anyio.open_file"})
 _DATAFRAME_WRITES = frozenset({"to_csv", "to_json", "to_parquet", "to_pickle"})
@@ -58,7 +58,6 @@ def _is_write_mode(mode) -> bool:
 def check(project) -> Iterator[Finding]:
     state = analysis(project)
     resolver = state.resolver
-    deployment_env = has_env(project)
     for ref, module, function, reach in state.entry_points.request_functions():
         for call in function.calls:
             method = call.method
@@ -81,10 +80,7 @@ def check(project) -> Iterator[Finding]:
             if path is None:
                 continue
             found = classify(resolver, module, function, path, arguments=state.flow.argument_values)
-            placement = None
-            if deployment_env:
-                names = env_names(resolver, module, function, path, arguments=state.flow.argument_values)
-                placement = env_placement(project, names) if names else None
+            placement = deployed_placement(state, project, module, function, [path])
             if placement is not None and placement.verdict == PERSISTENT:
                 continue  # the deployment puts this path on a volume that outlives the pod
             if placement is not None and placement.verdict == EPHEMERAL:

@@ -32,9 +32,9 @@ from typing import Iterator
 
 from autogen_doctor.scan.findings import Finding, Severity
 from autogen_doctor.scan.registry import rule
-from autogen_doctor.scan.deploy.envpaths import EPHEMERAL, PERSISTENT, env_placement, has_env
-from autogen_doctor.scan.flow.paths import RELATIVE, classify, classify_string, describe, env_names
-from autogen_doctor.scan.rules._support import analysis, make_finding
+from autogen_doctor.scan.deploy.envpaths import EPHEMERAL, PERSISTENT
+from autogen_doctor.scan.flow.paths import RELATIVE, classify, classify_string, describe
+from autogen_doctor.scan.rules._support import analysis, deployed_placement, make_finding
 
 _SQLITE = frozenset({"sqlite3.connect", "aiosqlite.connect", "sqlite3.dbapi2.connect"})
 _FILE_DBS = frozenset({"shelve.open", "dbm.open", "sqlitedict.SqliteDict", "tinydb.TinyDB"})
@@ -64,7 +64,6 @@ def _sqlite_url(text: str) -> tuple[str, str] | None:
 def check(project) -> Iterator[Finding]:
     state = analysis(project)
     resolver = state.resolver
-    deployment_env = has_env(project)
     for key, module in project.modules.items():
         if state.entry_points.is_one_off_script(key):
             continue
@@ -120,13 +119,7 @@ def check(project) -> Iterator[Finding]:
                     path = call.kwarg("path_to_db_dir")
                     found = (RELATIVE, "./tmp/teachable_agent_db (default)") if path is None else \
                         classify_noting(path)
-                placement = None
-                if deployment_env:
-                    for target in seen_paths:
-                        names = env_names(resolver, module, scope, target, arguments=state.flow.argument_values)
-                        placement = env_placement(project, names) if names else None
-                        if placement is not None:
-                            break
+                placement = deployed_placement(state, project, module, scope, seen_paths)
                 if placement is not None and placement.verdict == PERSISTENT:
                     continue  # the deployment puts this file on a volume that outlives the pod
                 if placement is not None and placement.verdict == EPHEMERAL:
