@@ -489,14 +489,24 @@ class _Builder:
                         default = extra
             elif annotation is not None:
                 type_text = dotted(annotation)
-            if type_text or isinstance(default, ast.Call):
+            literal = _literal_text(default)
+            if type_text or isinstance(default, ast.Call) or literal is not None:
                 summary = None
-                if isinstance(default, ast.Call):
+                if literal is not None:  # `session_id: str = "default"`
+                    summary = Expr.make("str", text=literal, strings=(literal,))
+                elif isinstance(default, ast.Call):
                     target = dotted(default.func)
                     inner = [dotted(item) for item in default.args[:1]] + [
                         dotted(keyword.value) for keyword in default.keywords if keyword.arg == "dependency"]
+                    # `Query("main")`, `Field(default="x")`: the text a missing value becomes
+                    given = _literal_text(default.args[0]) if default.args else None
+                    for keyword in default.keywords:
+                        if keyword.arg == "default":
+                            given = _literal_text(keyword.value)
                     summary = Expr.make("call", target, args=tuple(Expr.make("name" if "." not in text else "attr", text)
-                                                                   for text in inner if text))
+                                                                   for text in inner if text),
+                                        kwargs=(("default", Expr.make("str", text=given, strings=(given,))),)
+                                        if given is not None else ())
                 found.append((argument.arg, type_text, summary))
         return tuple(found)
 
@@ -971,6 +981,13 @@ _UNINTERESTING_CALLS = frozenset({
     "sum", "abs", "round", "sorted", "reversed", "any", "all", "iter", "next", "format", "callable",
     "map", "filter", "ord", "chr", "hex", "bytes", "bytearray", "divmod", "vars", "dir",
 })
+
+
+def _literal_text(node: ast.expr | None) -> str | None:
+    """The (shortened) text of a string constant, else None."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value[:_MAX_TEXT]
+    return None
 
 
 def _is_main_guard(test: ast.expr) -> bool:
