@@ -88,16 +88,8 @@ class CodewordChatCompletionClient(ChatCompletionClient, Component[CodewordModel
         cancellation_token: Optional[CancellationToken] = None,
     ) -> CreateResult:
         """Answer `messages` with the list of codewords they contain (tools are never called)."""
-        if self._latency_s > 0:
-            await asyncio.sleep(self._latency_s)
-        reply = answer(_text_of(message) for message in messages)
-        usage = RequestUsage(prompt_tokens=_count_words(messages), completion_tokens=len(reply.split()))
-        self._last_usage = usage
-        self._total_usage = RequestUsage(
-            prompt_tokens=self._total_usage.prompt_tokens + usage.prompt_tokens,
-            completion_tokens=self._total_usage.completion_tokens + usage.completion_tokens,
-        )
-        return CreateResult(finish_reason="stop", content=reply, usage=usage, cached=False)
+        await self._pause()
+        return self._answer(messages)
 
     async def create_stream(
         self,
@@ -110,10 +102,36 @@ class CodewordChatCompletionClient(ChatCompletionClient, Component[CodewordModel
         cancellation_token: Optional[CancellationToken] = None,
     ) -> AsyncGenerator[Union[str, CreateResult], None]:
         """Stream the same answer as `create`, a word at a time, then the final result."""
-        result = await self.create(messages, cancellation_token=cancellation_token)
-        assert isinstance(result.content, str)
-        words = result.content.split(" ")
+        await self._pause()
+        async for item in self._stream_answer(messages):
+            yield item
+
+    # Building blocks for subclasses that answer some calls otherwise (tool calls, errors).
+    _chunk_delay_s = 0.0  # pause before each streamed word
+
+    async def _pause(self) -> None:
+        """The model's thinking time (`latency_s`)."""
+        if self._latency_s > 0:
+            await asyncio.sleep(self._latency_s)
+
+    def _answer(self, messages: Sequence[LLMMessage]) -> CreateResult:
+        """The codeword answer to `messages`, counted in the usage totals."""
+        reply = answer(_text_of(message) for message in messages)
+        usage = RequestUsage(prompt_tokens=_count_words(messages), completion_tokens=len(reply.split()))
+        self._last_usage = usage
+        self._total_usage = RequestUsage(
+            prompt_tokens=self._total_usage.prompt_tokens + usage.prompt_tokens,
+            completion_tokens=self._total_usage.completion_tokens + usage.completion_tokens,
+        )
+        return CreateResult(finish_reason="stop", content=reply, usage=usage, cached=False)
+
+    async def _stream_answer(self, messages: Sequence[LLMMessage]) -> AsyncGenerator[Union[str, CreateResult], None]:
+        """`_answer` a word per chunk (`_chunk_delay_s` apart), then the final result."""
+        result = self._answer(messages)
+        words = str(result.content).split(" ")
         for index, word in enumerate(words):
+            if self._chunk_delay_s > 0:
+                await asyncio.sleep(self._chunk_delay_s)
             yield word if index == len(words) - 1 else word + " "
         yield result
 

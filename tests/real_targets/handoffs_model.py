@@ -21,7 +21,6 @@ sample's own code paths to run, deterministically:
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any, AsyncGenerator, Literal, Mapping, Optional, Sequence, Union
 
@@ -32,7 +31,6 @@ from pydantic import BaseModel
 from typing_extensions import Self
 
 from codeword_model import CodewordChatCompletionClient, _text_of
-from codewords import answer
 
 FAIL_PHRASE = "please fail"
 
@@ -93,12 +91,9 @@ class HandoffsCodewordClient(CodewordChatCompletionClient):
         cancellation_token: Optional[CancellationToken] = None,
     ) -> CreateResult:
         """A tool call where the sample's prompts ask for one, else the codewords in `messages`."""
-        if self._latency_s > 0:
-            await asyncio.sleep(self._latency_s)
+        await self._pause()
         decided = self._decide(messages, tools)
-        if decided is not None:
-            return decided
-        return await super().create(messages, cancellation_token=cancellation_token)
+        return decided if decided is not None else self._answer(messages)
 
     async def create_stream(
         self,
@@ -111,20 +106,13 @@ class HandoffsCodewordClient(CodewordChatCompletionClient):
         cancellation_token: Optional[CancellationToken] = None,
     ) -> AsyncGenerator[Union[str, CreateResult], None]:
         """Text answers stream a word per chunk with a pause between chunks; tool calls stream nothing."""
-        if self._latency_s > 0:
-            await asyncio.sleep(self._latency_s)
+        await self._pause()
         decided = self._decide(messages, tools)
         if decided is not None:
             yield decided
             return
-        result = CreateResult(finish_reason="stop", content=answer(_text_of(m) for m in messages),
-                              usage=RequestUsage(prompt_tokens=0, completion_tokens=0), cached=False)
-        words = str(result.content).split(" ")
-        for index, word in enumerate(words):
-            if self._chunk_delay_s > 0:
-                await asyncio.sleep(self._chunk_delay_s)
-            yield word if index == len(words) - 1 else word + " "
-        yield result
+        async for item in self._stream_answer(messages):
+            yield item
 
     def _to_config(self) -> HandoffsModelConfig:  # type: ignore[override]
         return HandoffsModelConfig(latency_s=self._latency_s, chunk_delay_s=self._chunk_delay_s)
