@@ -18,6 +18,11 @@ seconds and as a ratio to the floor. The scans run as subprocesses, so interpret
 and reporting are included, as a CI job would see them; like an installed package they run
 with byte-code caching on, after one untimed scan of a small project has written it.
 
+`--tree-rounds N` (default 5 with `--mid-size`, else 1) repeats floor, cold, warm and
+edited scans N times, interleaved, and reports medians: each round's scans are divided by
+the floor timed just before them, so a shared machine that slows down between rounds moves
+both sides of the ratio.
+
 The floor parses the same Python files our scan reads (discovery honours .gitignore and
 skips nested virtualenvs and build folders); bandit walks the trees its own way.
 
@@ -224,6 +229,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="time scan of a 3-file project and the CLI's import against `python -c pass` "
                              "(alone: only that)")
     parser.add_argument("--rounds", type=int, default=15, help="rounds of the --startup commands (default 15)")
+    parser.add_argument("--tree-rounds", type=int, default=None,
+                        help="rounds of floor + cold + warm scans of the tree, medians reported "
+                             "(default 5 with --mid-size, else 1)")
     parser.add_argument("--skip-bandit", action="store_true", help="do not run bandit")
     parser.add_argument("--jobs", type=int, default=None, help="--jobs for our scan (default: all cores)")
     parser.add_argument("--timeout", type=float, default=3600, help="per-command timeout in seconds")
@@ -231,6 +239,8 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.rounds < 1:
         parser.error("--rounds must be at least 1")
+    if args.tree_rounds is not None and args.tree_rounds < 1:
+        parser.error("--tree-rounds must be at least 1")
     workspace = Path(tempfile.mkdtemp(prefix="autogen-doctor-bench-tree-"))
     try:
         if args.mid_size:
@@ -247,6 +257,41 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(workspace, ignore_errors=True)
 
 
+COLD, WARM, CHANGED = ("autogen-doctor cold (fresh cache)", "autogen-doctor warm (same cache)",
+                       "autogen-doctor warm, 1 file changed")
+
+
+def _scan_round(scan: list[str], files: list[Path], env: dict[str, str], timeout: float,
+                say_progress: bool) -> dict[str, tuple[float | None, str, float]]:
+    """One cold scan (fresh cache), one warm scan and one after an edit: label -> (seconds,
+    note, CPU seconds); seconds is None when skipped or timed out."""
+    measured: dict[str, tuple[float | None, str, float]] = {}
+    for label in (COLD, WARM, CHANGED):
+        if label == CHANGED:
+            changed = files[len(files) // 2]
+            if not os.access(changed, os.W_OK):
+                measured[label] = (None, f"skipped ({changed} is read-only; use --mid-size or a copy)", 0.0)
+                continue
+            original = changed.read_bytes()
+            times = changed.stat()
+            with open(changed, "a", encoding="utf-8") as handle:
+                handle.write("\n# edited by scan_speed.py\n")
+            try:
+                seconds, code, tail = timed(scan, timeout, label, env=env)
+            finally:
+                # --tree may be the user's own code, or the default trees this interpreter's
+                # own files: put the edited file back as it was, times included.
+                changed.write_bytes(original)
+                os.utime(changed, ns=(times.st_atime_ns, times.st_mtime_ns))
+        else:
+            seconds, code, tail = timed(scan, timeout, label, env=env)
+        note = "" if code in (0, 1) else f"exit {code}: {tail}"
+        measured[label] = (seconds, note, CPU_SECONDS.get(label, 0.0))
+        if say_progress:
+            say(f"  {label}: {'-' if seconds is None else f'{seconds:.2f} s'} {note}".rstrip())
+    return measured
+
+
 def _run(args: argparse.Namespace) -> int:
     trees = [tree.resolve() for tree in (args.tree or default_trees())]
     missing = [str(tree) for tree in trees if not tree.is_dir()]
@@ -254,92 +299,106 @@ def _run(args: argparse.Namespace) -> int:
         print(f"scan_speed: error: not a folder: {', '.join(missing)}", file=sys.stderr)
         return 2
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    rounds = args.tree_rounds or (5 if args.mid_size else 1)
     say(f"trees: {', '.join(str(tree) for tree in trees)}")
-    say(f"python {sys.version.split()[0]}, {cores} cores available")
+    say(f"python {sys.version.split()[0]}, {cores} cores available, {rounds} round(s)")
 
     files = python_files(trees)
-    cpu_before = time.process_time()
-    floor, lines, failures = parse_floor(files)
-    CPU_SECONDS["ast.parse floor (1 process)"] = time.process_time() - cpu_before
-    say(f"files: {len(files)} Python files, {lines:,} lines ({failures} do not parse)")
-    say(f"  floor done: {floor:.2f} s")
-
-    rows: list[tuple[str, float | None, str]] = [("ast.parse floor (1 process)", floor, "")]
-    cache_dir = Path(tempfile.mkdtemp(prefix="autogen-doctor-bench-"))
+    # Our scans run as an installed package runs: with byte-code caching on (an environment
+    # that sets PYTHONDONTWRITEBYTECODE would make every scan compile the scanner first),
+    # after one untimed scan of a small project has written the byte-code.
+    env = _startup_env()
+    warm_up = build_startup_project(Path(tempfile.mkdtemp(prefix="autogen-doctor-bench-warmup-")))
     try:
-        scan = [sys.executable, "-m", "autogen_doctor", "scan", *map(str, trees), "--format", "json",
-                "--output", os.devnull, "--cache-dir", str(cache_dir), "--fail-on", "error", "--quiet"]
-        if args.jobs:
-            scan += ["--jobs", str(args.jobs)]
-        labels = ("autogen-doctor cold (fresh cache)", "autogen-doctor warm (same cache)",
-                  "autogen-doctor warm, 1 file changed")
-        # Our scans run as an installed package runs: with byte-code caching on (an environment
-        # that sets PYTHONDONTWRITEBYTECODE would make every scan compile the scanner first),
-        # after one untimed scan of a small project has written the byte-code.
-        env = _startup_env()
-        warm_up = build_startup_project(Path(tempfile.mkdtemp(prefix="autogen-doctor-bench-warmup-")))
-        try:
-            subprocess.run([sys.executable, "-m", "autogen_doctor", "scan", str(warm_up), "--format", "json",
-                            "--no-cache", "--output", os.devnull, "--quiet"], stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL, timeout=args.timeout, env=env)
-        finally:
-            shutil.rmtree(warm_up.parent, ignore_errors=True)
-        for label in labels:
-            if label == labels[2]:
-                changed = files[len(files) // 2]
-                if not os.access(changed, os.W_OK):
-                    say(f"  {label}: skipped ({changed} is read-only; use --mid-size or a copy)")
-                    continue
-                original = changed.read_bytes()
-                times = changed.stat()
-                with open(changed, "a", encoding="utf-8") as handle:
-                    handle.write("\n# edited by scan_speed.py\n")
-                try:
-                    seconds, code, tail = timed(scan, args.timeout, label, env=env)
-                finally:
-                    # --tree may be the user's own code, or the default trees this interpreter's
-                    # own files: put the edited file back as it was, times included.
-                    changed.write_bytes(original)
-                    os.utime(changed, ns=(times.st_atime_ns, times.st_mtime_ns))
-            else:
-                seconds, code, tail = timed(scan, args.timeout, label, env=env)
-            note = "" if code in (0, 1) else f"exit {code}: {tail}"
-            rows.append((label, seconds, note))
-            say(f"  {label}: {'-' if seconds is None else f'{seconds:.2f} s'} {note}".rstrip())
-        # The cache is keyed by the scanner's own code: an edit between the two runs makes the
-        # warm run cold again, and its figure meaningless.
-        generations = [entry for entry in cache_dir.iterdir() if entry.is_dir()]
-        if len(generations) > 1:
-            rows[2] = (rows[2][0], rows[2][1], "INVALID: autogen-doctor's code changed between the runs")
-            say("  warning: the scanner's code changed during the benchmark; the warm figure is not a warm scan")
+        subprocess.run([sys.executable, "-m", "autogen_doctor", "scan", str(warm_up), "--format", "json",
+                        "--no-cache", "--output", os.devnull, "--quiet"], stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, timeout=args.timeout, env=env)
     finally:
-        shutil.rmtree(cache_dir, ignore_errors=True)
+        shutil.rmtree(warm_up.parent, ignore_errors=True)
+
+    # Each round times the floor right before our scans, so a machine that slows down or
+    # speeds up between rounds (shared hosts swing by a third) moves both: the ratio of the
+    # round is what is compared, and the median round is reported.
+    floors: list[float] = []
+    floor_cpu: list[float] = []
+    runs: dict[str, list[tuple[float | None, str, float]]] = {COLD: [], WARM: [], CHANGED: []}
+    invalid = False
+    lines = failures = 0
+    for number in range(rounds):
+        cpu_before = time.process_time()
+        floor, lines, failures = parse_floor(files)
+        floor_cpu.append(time.process_time() - cpu_before)
+        floors.append(floor)
+        if number == 0:
+            say(f"files: {len(files)} Python files, {lines:,} lines ({failures} do not parse)")
+        say(f"round {number + 1}: floor {floor:.2f} s")
+        cache_dir = Path(tempfile.mkdtemp(prefix="autogen-doctor-bench-"))
+        try:
+            scan = [sys.executable, "-m", "autogen_doctor", "scan", *map(str, trees), "--format", "json",
+                    "--output", os.devnull, "--cache-dir", str(cache_dir), "--fail-on", "error", "--quiet"]
+            if args.jobs:
+                scan += ["--jobs", str(args.jobs)]
+            for label, value in _scan_round(scan, files, env, args.timeout, say_progress=True).items():
+                runs[label].append(value)
+            # The cache is keyed by the scanner's own code: an edit between the runs makes the
+            # warm run cold again, and its figure meaningless.
+            invalid = invalid or len([entry for entry in cache_dir.iterdir() if entry.is_dir()]) > 1
+        finally:
+            shutil.rmtree(cache_dir, ignore_errors=True)
+    if invalid:
+        say("  warning: the scanner's code changed during the benchmark; the warm figure is not a warm scan")
+
+    def median_ratio(label: str) -> tuple[float | None, float | None, str]:
+        """(median seconds, median of the rounds' ratios to their floor, note)."""
+        pairs = [(seconds, seconds / floor) for (seconds, _, _), floor in zip(runs[label], floors)
+                 if seconds is not None]
+        notes = sorted({note for _, note, _ in runs[label] if note})
+        if label == WARM and invalid:
+            notes.append("INVALID: autogen-doctor's code changed between the runs")
+        if not pairs:
+            return None, None, "; ".join(notes)
+        return (statistics.median(seconds for seconds, _ in pairs),
+                statistics.median(ratio for _, ratio in pairs), "; ".join(notes))
+
+    rows: list[tuple[str, float | None, float | None, float | None, str]] = [
+        ("ast.parse floor (1 process)", statistics.median(floors), 1.0, statistics.median(floor_cpu), "")]
+    for label in (COLD, WARM, CHANGED):
+        seconds, ratio, note = median_ratio(label)
+        cpu = statistics.median(cpu for _, _, cpu in runs[label]) if runs[label] else None
+        rows.append((label, seconds, ratio, cpu, note))
 
     if not args.skip_bandit:
         bandit = shutil.which("bandit")
         if bandit is None:
-            rows.append(("bandit -r -q", None, "bandit is not installed"))
+            rows.append(("bandit -r -q", None, None, None, "bandit is not installed"))
         else:
             command = [bandit, "-r", "-q", "-f", "json", "-o", os.devnull, *map(str, trees)]
-            seconds, code, tail = timed(command, args.timeout)
-            rows.append(("bandit -r -q", seconds, tail if seconds is None else ""))
+            seconds, code, tail = timed(command, args.timeout, "bandit")
+            rows.append(("bandit -r -q", seconds, None if seconds is None else seconds / floors[-1],
+                         CPU_SECONDS.get("bandit"), tail if seconds is None else ""))
             say(f"  bandit: {'-' if seconds is None else f'{seconds:.2f} s'}")
 
     say()
+    if rounds > 1:
+        say(f"medians of {rounds} rounds; 'x floor' is the median of each round's scan / that round's floor")
     say(f"{'':36} {'seconds':>9} {'x floor':>8} {'cpu s':>7}")
-    for label, seconds, note in rows:
-        cpu = CPU_SECONDS.get(label)
+    for label, seconds, ratio, cpu, note in rows:
         cpu_text = f"{cpu:7.2f}" if cpu is not None else f"{'':7}"
         if seconds is None:
             say(f"{label:36} {'-':>9} {'-':>8} {cpu_text}  {note}")
         else:
-            say(f"{label:36} {seconds:9.2f} {seconds / floor:8.2f} {cpu_text}  {note}".rstrip())
-    cold, warm = rows[1][1], rows[2][1]
+            say(f"{label:36} {seconds:9.2f} {ratio:8.2f} {cpu_text}  {note}".rstrip())
+    if rounds > 1:
+        cold_ratios = sorted(seconds / floor for (seconds, _, _), floor in zip(runs[COLD], floors)
+                             if seconds is not None)
+        if cold_ratios:
+            say(f"\ncold x floor per round: {', '.join(f'{ratio:.2f}' for ratio in cold_ratios)}")
+    cold, warm, changed = (rows[index][1] for index in (1, 2, 3))
     if cold and warm:
         say(f"\nwarm scan (nothing changed) takes {warm / cold:.2f}x the cold scan "
             f"({cold / warm:.1f}x faster)")
-    if cold and len(rows) > 3 and rows[3][0].endswith("changed") and rows[3][1]:
-        say(f"warm scan (1 file changed) takes {rows[3][1] / cold:.2f}x the cold scan")
+    if cold and changed:
+        say(f"warm scan (1 file changed) takes {changed / cold:.2f}x the cold scan")
     if not args.skip_bandit and rows[-1][1] and cold:
         say(f"cold scan is {rows[-1][1] / cold:.1f}x faster than bandit")
     return 0

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
-from autogen_doctor.scan.cache import FactsCache, Unencodable, encode_outcome, entry_key, tree_signature
+from autogen_doctor.scan.cache import FactsCache, Unencodable, encode_entry, entry_key, tree_signature
 from autogen_doctor.scan.discover import DEPLOY, PYTHON, SourceFile, discover
 from autogen_doctor.scan.findings import Finding, ScanError, ScanResult, Severity
 from autogen_doctor.scan.suppress import parse_suppressions
@@ -77,7 +77,7 @@ def _analyze(job: _Job) -> tuple[FileOutcome, tuple | None, bytes | None]:
     encoded = None
     if job.cache_dir is not None:
         try:
-            encoded = encode_outcome(outcome).encode()
+            encoded = encode_entry(outcome)
         except (Unencodable, ValueError, RecursionError):
             encoded = None  # not cached: parsed again next time
     return outcome, entry, encoded
@@ -99,17 +99,136 @@ def _is_outcome_for(value: Any, kind: str) -> bool:
     return isinstance(value.facts, DeployFile)
 
 
-def _analyze_in_worker(numbered: tuple[int, _Job]) -> tuple[int, bytes, tuple | None, bytes | None]:
-    """Pool side of `_analyze` for job number N: (N, the pickled outcome, entry, encoded).
+# A helper sends its results in batches of about this many bytes of pickles, so the parent
+# reads them between its own files instead of all at the end.
+_BATCH_BYTES = 256 * 1024
+_END = b""  # a helper's last message: everything it claimed has been sent
 
-    Pickle is only the pipe between this process and its own workers; the cache on disk is
-    never pickle.
+
+def _helper_main(jobs: Sequence[_Job], claims: Any, slot: int, results: Any) -> None:
+    """A helper process of `_analyze_together`: analyse the jobs it claims until none are left,
+    sending the results to the parent in batches, then `_END`.
+
+    Pickle is only the pipe between this process and its parent; the cache on disk is never
+    pickle.
     """
     import pickle
 
-    number, job = numbered
-    outcome, entry, encoded = _analyze(job)
-    return number, pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL), entry, encoded
+    gc.disable()  # facts are acyclic: the collector would only rescan them (see scan_paths)
+    batch: list[bytes] = []
+    size = 0
+    try:
+        for number in _claimed(claims, slot, len(jobs)):
+            outcome, entry, encoded = _analyze(jobs[number])
+            blob = pickle.dumps((number, outcome, entry, encoded), protocol=pickle.HIGHEST_PROTOCOL)
+            batch.append(blob)
+            size += len(blob)
+            if size >= _BATCH_BYTES:
+                results.send_bytes(pickle.dumps(batch, protocol=pickle.HIGHEST_PROTOCOL))
+                batch, size = [], 0
+        if batch:
+            results.send_bytes(pickle.dumps(batch, protocol=pickle.HIGHEST_PROTOCOL))
+        results.send_bytes(_END)
+    finally:
+        results.close()
+
+
+def _claimed(claims: Any, slot: int, count: int):
+    """Job numbers taken one at a time from the shared counter `claims[0]`, largest files first;
+    `claims[1 + slot]` says which one this process is on (the parent names it if we die)."""
+    lock = claims.get_lock()
+    while True:
+        with lock:
+            number = claims[0]
+            if number >= count:
+                claims[1 + slot] = -1
+                return
+            claims[0] = number + 1
+            claims[1 + slot] = number
+        yield number
+
+
+def _widen_pipe(connection: Any) -> None:
+    """Let a pipe hold a few batches (Linux: up to the unprivileged 1 MiB), so a helper rarely
+    waits for the parent to finish a file before it can send."""
+    try:
+        import fcntl
+
+        fcntl.fcntl(connection.fileno(), getattr(fcntl, "F_SETPIPE_SZ", 1031), 1 << 20)
+    except (ImportError, OSError, ValueError):
+        pass  # another system, or a lower limit: batches then wait a little longer
+
+
+def _analyze_together(jobs: list[_Job], workers: int, while_waiting: Callable[[], object] | None) -> list:
+    """Results of `_analyze` for `jobs` (in order) from this process and `workers - 1` helpers.
+
+    The processes take jobs from one shared counter, so they finish together whatever the file
+    sizes. This process's own results are never pickled; it reads the helpers' batches between
+    its own files. A helper that dies (a file that crashes the interpreter, or a kill) costs
+    only the file it was on, which is reported as an error; its other files are analysed here.
+    """
+    import multiprocessing
+    import pickle
+    import threading
+
+    # fork is the fastest start, but forking a process that runs other threads can deadlock
+    # (a lock held by another thread stays locked in the child): then start clean helpers.
+    method = "fork" if os.name == "posix" and threading.active_count() == 1 else "spawn"
+    context = multiprocessing.get_context(method)
+    helpers = workers - 1
+    claims = context.Array("q", [0] + [-1] * (helpers + 1))  # next job; then each process's current one
+    results: list = [None] * len(jobs)
+    running: dict[int, tuple[Any, Any]] = {}  # slot -> (process, receiving end) until its _END
+    lost: dict[int, str] = {}
+
+    def take(slot: int, message: bytes) -> None:
+        if message == _END:
+            running.pop(slot)[1].close()
+            return
+        for blob in pickle.loads(message):
+            number, outcome, entry, encoded = pickle.loads(blob)
+            results[number] = (outcome, entry, encoded)
+
+    def stopped(slot: int) -> None:
+        process, receiving = running.pop(slot)
+        receiving.close()
+        process.join(5)
+        culprit = claims[1 + slot]
+        if culprit >= 0:
+            lost[culprit] = (f"the process analysing this file stopped (exit code {process.exitcode}); "
+                             "this is a bug, please report it")
+
+    def read_ready(wait: bool) -> None:
+        for slot, (_, receiving) in list(running.items()):
+            try:
+                while slot in running and (wait or receiving.poll()):
+                    take(slot, receiving.recv_bytes())
+            except (EOFError, OSError, pickle.UnpicklingError):
+                stopped(slot)
+
+    try:
+        for slot in range(helpers):
+            receiving, sending = context.Pipe(duplex=False)
+            _widen_pipe(sending)
+            process = context.Process(target=_helper_main, args=(jobs, claims, slot, sending), daemon=True)
+            process.start()
+            sending.close()  # the helper holds the only writing end: its death is an EOF here
+            running[slot] = (process, receiving)
+        if while_waiting is not None:
+            while_waiting()
+        for number in _claimed(claims, helpers, len(jobs)):
+            results[number] = _analyze(jobs[number])
+            read_ready(wait=False)
+        read_ready(wait=True)
+    finally:
+        for process, receiving in running.values():
+            process.terminate()
+            receiving.close()
+    for number, job in enumerate(jobs):
+        if results[number] is None:
+            results[number] = ((FileOutcome(error=lost[number]), None, None) if number in lost
+                               else _analyze(job))  # claimed by a helper that died later: done here
+    return results
 
 
 def _build(job: _Job, data: bytes) -> FileOutcome:
@@ -178,11 +297,14 @@ def worker_count(jobs: int | None, pending: int) -> int:
 
 
 def analyze_files(files: Sequence[SourceFile], *, jobs: int | None, cache: FactsCache | None,
-                  while_waiting: Callable[[], object] | None = None) -> list[FileOutcome]:
+                  while_waiting: Callable[[], object] | None = None,
+                  save_in_background: bool = False) -> list[FileOutcome]:
     """Outcomes for `files`, in the same order, parsed in parallel when it pays.
 
     `while_waiting` runs in this process once the workers have started (work that does not
-    need the outcomes, such as importing the rules, overlaps with theirs).
+    need the outcomes, such as importing the rules, overlaps with theirs). With
+    `save_in_background` the cache's pack is still being written on return: the caller's
+    next work overlaps with it, and `cache.wait()` says when it is on disk.
     """
     started_ns = time.time_ns()
     names = _module_names(files)
@@ -212,28 +334,10 @@ def analyze_files(files: Sequence[SourceFile], *, jobs: int | None, cache: Facts
         _CACHES[str(cache.pack_path)] = cache
     workers = worker_count(jobs, len(pending))
     if workers > 1 and len(pending) >= _POOL_THRESHOLD:
-        # fork is the fastest start, but forking a process that runs other threads can deadlock
-        # (a lock held by another thread stays locked in the child): then start clean workers.
-        import multiprocessing
-        import pickle
-        import threading
-
-        method = "fork" if os.name == "posix" and threading.active_count() == 1 else "spawn"
-        context = multiprocessing.get_context(method)
-        # Largest files first, in small chunks: the workers finish together instead of one
-        # parsing a big file alone at the end (chunks still bound the per-task overhead).
+        # Largest files first: the processes then finish together instead of one parsing a
+        # big file alone at the end.
         pending.sort(key=lambda item: -sizes[item[0]])
-        chunk = max(1, min(8, len(pending) // (workers * 16)))
-        with context.Pool(processes=workers, initializer=gc.disable) as pool:
-            # unordered: the parent unpickles each file as it arrives, while the workers parse
-            # the next ones, instead of waiting for the (largest) first ones in order
-            results: list = [None] * len(pending)
-            numbered = [(number, job) for number, (_, job) in enumerate(pending)]
-            arriving = pool.imap_unordered(_analyze_in_worker, numbered, chunksize=chunk)
-            if while_waiting is not None:
-                while_waiting()  # the parent is otherwise idle until the first files are done
-            for number, data, entry, encoded in arriving:
-                results[number] = (pickle.loads(data), entry, encoded)
+        results = _analyze_together([job for _, job in pending], workers, while_waiting)
     else:
         results = [_analyze(job) for _, job in pending]
     for (position, job), (outcome, entry, encoded) in zip(pending, results):
@@ -245,7 +349,7 @@ def analyze_files(files: Sequence[SourceFile], *, jobs: int | None, cache: Facts
             elif cache.has(entry[3]):
                 index_updates[job.path] = entry
     if cache is not None:
-        cache.save(index_updates, started_ns)
+        cache.save(index_updates, started_ns, background=save_in_background)
         _CACHES.pop(str(cache.pack_path), None)
     return [outcome if outcome is not None else FileOutcome(error="not analysed") for outcome in outcomes]
 
@@ -421,10 +525,13 @@ def scan_paths(paths: Sequence[Path], *, exclude: Sequence[str] = (), jobs: int 
     collecting = gc.isenabled()
     gc.disable()
     try:
-        outcomes = analyze_files(files, jobs=jobs, cache=cache, while_waiting=_import_rules)
+        outcomes = analyze_files(files, jobs=jobs, cache=cache, while_waiting=_import_rules,
+                                 save_in_background=True)
         project, errors = build_project(paths, files, outcomes)
         findings, rule_errors = run_rules(project)
     finally:
+        if cache is not None:
+            cache.wait()
         if collecting:
             # Move what exists now out of the collector's sight before re-enabling it, or its
             # first pass would walk every fact just loaded. They are freed by refcount as usual.

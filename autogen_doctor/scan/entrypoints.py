@@ -68,6 +68,7 @@ CONVERSATION_KEY = re.compile(
     r"|^(sid|session|session_key)$", re.IGNORECASE)
 
 
+_CONNECTION_SERVERS = frozenset({"run_server_in_thread", "run_server_in_process"})
 _REGISTRATION_NAMES = _REGISTER_CALLS | {name.rsplit(".", 1)[-1] for name in _ROUTE_CLASSES} | {
     "ChatInterface", "Interface", "click", "submit", "change"}
 
@@ -189,19 +190,20 @@ class EntryPoints:
                 name = method.rsplit(".", 1)[-1]
                 if name in _VIEW_METHODS or name.startswith("on_"):
                     self._add((key, method), framework, f"{framework} view {info.name}.{name}")
+        # One pass over the calls: most modules have thousands and register nothing.
         for function in module.functions.values():
             for call in function.calls:
+                func = call[0]  # call.func; the method inline (no property call per call site)
+                method = func[func.rfind(".") + 1:]
                 # AG2 `IOWebsockets.run_server_in_thread(on_connect=handler)`: one call per connection
-                if call.method in ("run_server_in_thread", "run_server_in_process") and call.kwarg("on_connect"):
+                if method in _CONNECTION_SERVERS and call.kwarg("on_connect"):
                     handler = call.kwarg("on_connect")
                     target = resolver.call_target(module, function, handler.dotted) if handler.dotted else None
                     if target is not None:
                         self._add(target, OTHER, "AG2 IOWebsockets connection handler")
-        if imported:  # handlers are only registered by calls in modules that import a framework
-            for function in module.functions.values():
-                for call in function.calls:
-                    if call.method in _REGISTRATION_NAMES:
-                        self._registration_entry(key, module, function, call, imported)
+                # handlers are only registered by calls in modules that import a framework
+                elif imported and method in _REGISTRATION_NAMES:
+                    self._registration_entry(key, module, function, call, imported)
 
     def _decorator_entry(self, key: str, module: ModuleFacts, function: Function, decorator: Expr,
                          imported: set[str]) -> None:

@@ -174,11 +174,11 @@ class Call(_Record):
 
     @property
     def method(self) -> str:
-        return self.func.rsplit(".", 1)[-1]
+        return self[0].rpartition(".")[2]
 
     @property
     def receiver(self) -> str:
-        return self.func.rsplit(".", 1)[0] if "." in self.func else ""
+        return self[0].rpartition(".")[0]
 
 
 @_record_fields(("base", _REQUIRED), ("how", ""), ("line", 0), ("col", 0), ("end_line", 0), ("end_col", 0),

@@ -108,6 +108,50 @@ def test_jobs_1_and_jobs_2_give_identical_results(tmp_path, monkeypatch):
     assert len(one.findings) >= 41
 
 
+def test_jobs_3_uses_helpers_and_matches_one_process(tmp_path, monkeypatch):
+    """The parent and two helper processes share the files; every file is analysed exactly once
+    and the findings are those of a one-process scan, whatever the mix of sizes."""
+    monkeypatch.chdir(tmp_path)
+    files = dict(SERVICE)
+    for index in range(60):
+        padding = "".join(f"def pad_{index}_{n}(x):\n    return [x] * {n}\n" for n in range(index * 3))
+        files[f"svc/mod_{index}.py"] = (
+            f"from fastapi import APIRouter\nrouter = APIRouter()\nstore_{index} = {{}}\n\n"
+            f"@router.post('/m{index}')\ndef handler(sid: str):\n    store_{index}[sid] = 1\n" + padding)
+    write_tree(tmp_path, files)
+    one = scan_paths([tmp_path], jobs=1, use_cache=False)
+    three = scan_paths([tmp_path], jobs=3, cache_dir=tmp_path / "cache")
+    assert [f.to_json() for f in one.findings] == [f.to_json() for f in three.findings]
+    assert one.files_scanned == three.files_scanned == len(files) and not three.errors
+    assert {f.path for f in three.findings if f.code == "AD101"} >= {f"svc/mod_{index}.py" for index in range(60)}
+
+
+def test_a_helper_that_dies_costs_only_the_file_it_was_on(tmp_path, monkeypatch):
+    """A helper process killed mid-scan (here it exits on its first file: a stand-in for a file
+    that crashes the interpreter, which no real file does reliably) loses that file only, as an
+    error; the files it had finished are analysed again in the parent. Never a hang."""
+    import autogen_doctor.scan.engine as engine
+
+    monkeypatch.chdir(tmp_path)
+    files = {f"mod_{index}.py": f"import os\nvalue_{index} = os.getenv('X{index}')\n" for index in range(40)}
+    write_tree(tmp_path, files)
+    parent = os.getpid()
+    real_analyze = engine._analyze
+
+    def analyze(job):
+        if os.getpid() != parent:
+            os._exit(3)
+        time.sleep(0.005)  # the parent is slow enough that each helper claims a file
+        return real_analyze(job)
+
+    monkeypatch.setattr(engine, "_analyze", analyze)
+    result = scan_paths([tmp_path], jobs=3, use_cache=False)
+    lost = {Path(error.path).name: error.message for error in result.errors}
+    assert 1 <= len(lost) <= 2  # one file per helper, at most
+    assert all("stopped (exit code 3)" in message for message in lost.values())
+    assert result.files_scanned == len(files) - len(lost)
+
+
 def test_worker_count_is_capped_by_files_and_cores():
     cores = _default_jobs()
     assert worker_count(10_000, 100_000) == 4 * cores  # --jobs 10000 does not fork 10000 processes
