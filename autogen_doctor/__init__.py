@@ -1,10 +1,7 @@
 """autogen-doctor: find and prove conversation-state loss in scaled-out AutoGen services."""
 
-from importlib.metadata import PackageNotFoundError, version as _dist_version
-
-try:
-    __version__ = _dist_version("autogen-doctor")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0.0.0+unknown"
+# The one place the version is written: pyproject.toml reads it from here when the package is
+# built (setuptools' `attr`), so start-up needs no importlib.metadata lookup (about 10 ms).
+__version__ = "0.1.0"
 
 __all__ = ["__version__"]

@@ -868,21 +868,23 @@ class FactsCache:
             return
         stats = {path: [size, mtime, identity[0], identity[1], bool(identity[2]), key]
                  for path, (size, mtime, identity, key) in index.items()}
-        body = [self._header(), json.dumps(stats, separators=(",", ":")).encode()]
-        body.extend(key.encode() + b"\t" + data for key, data in entries.items())
+        # The pieces are joined by the writer: one copy of the pack, made (like the write)
+        # without holding the GIL, so in the background it overlaps the rules.
+        pieces = [self._header(), b"\n", json.dumps(stats, separators=(",", ":")).encode(), b"\n"]
+        for key, data in entries.items():
+            pieces += (key.encode(), b"\t", data, b"\n")
         self._entries, self._index, self._new_entries = entries, index, {}
-        data = b"\n".join(body) + b"\n"
         if background:
             import threading
 
-            self._writing = threading.Thread(target=self._write_pack, args=(data,), name="autogen-doctor-cache")
+            self._writing = threading.Thread(target=self._write_pack, args=(pieces,), name="autogen-doctor-cache")
             self._writing.start()
         else:
-            self._write_pack(data)
+            self._write_pack(pieces)
 
-    def _write_pack(self, data: bytes) -> None:
+    def _write_pack(self, pieces: list[bytes]) -> None:
         try:
-            _atomic_write(self.root, self.pack_path, ".tmp-pack-", data)
+            _atomic_write(self.root, self.pack_path, ".tmp-pack-", b"".join(pieces))
         except OSError:
             pass  # a read-only or full disk only makes the next scan slower
 
