@@ -57,6 +57,7 @@ class Resolver:
         self._canonical_memo: dict[tuple, str] = {}
         self._bases_memo: dict[tuple, list[str]] = {}
         self._folder_memo: dict[tuple[str, str], ModuleFacts | None] = {}
+        self._attribute_memo: dict[tuple[int, str, str], tuple[ModuleFacts, ClassInfo] | None] = {}
         self.by_path: dict[str, ModuleFacts] = {module.path: module for module in modules.values()}
         # Every folder name and module file stem of the project, for a quick "not ours" answer.
         self._path_parts: set[str] = set()
@@ -229,6 +230,11 @@ class Resolver:
             if found is not None:
                 return found
             return None
+        if head == "self" and function.class_name and rest.count(".") == 2 and "(" not in rest and "[" not in rest:
+            # `self.provider.load_team(...)` where the class keeps `self.provider = Provider()`
+            attribute, method = rest[1:].split(".")
+            holder = self.attribute_class(module, function.class_name, attribute)
+            return self._method(holder[0], holder[1].qualname, method) if holder is not None else None
         if not rest:
             for nested in function.nested:
                 if nested.rsplit(".", 1)[-1] == head:
@@ -275,6 +281,51 @@ class Resolver:
                 return self._method(target, klass.qualname, "__init__")
             return self._method(target, klass.qualname, definition.rest[1:])
         return None
+
+    def attribute_class(self, module: ModuleFacts, class_qualname: str, attribute: str,
+                        depth: int = 0) -> tuple[ModuleFacts, ClassInfo] | None:
+        """The project class whose instance `self.<attribute>` holds in `class_qualname`: set in one
+        of its methods (or a project base class's) from a constructor call, `self.store =
+        Store(...)`, or from a parameter annotated with a project class, `def __init__(self,
+        store: Store)` then `self.store = store`. None when the methods disagree or nothing says."""
+        memo_key = (id(module), class_qualname, attribute)
+        if memo_key in self._attribute_memo:
+            return self._attribute_memo[memo_key]
+        self._attribute_memo[memo_key] = None  # a cycle of bases ends here
+        info = module.classes.get(class_qualname)
+        if info is None or depth > 6:
+            return None
+        target = "self." + attribute
+        found: list[tuple[ModuleFacts, ClassInfo]] = []
+        for method in info.methods:
+            function = module.functions.get(method)
+            if function is None:
+                continue
+            for assign in function.assigns:
+                if assign.targets != (target,) or assign.how not in ("assign", "annotated") or assign.value is None:
+                    continue
+                value = assign.value
+                type_text = ""
+                if value.kind == "call":
+                    type_text = value.dotted
+                elif value.kind == "name" and value.dotted in function.params:
+                    type_text = next((text for name, text, _ in function.param_info if name == value.dotted), "")
+                definition = self.definition(self.canonical(module, function, type_text), module) if type_text else None
+                if definition is not None and definition.klass is not None and not definition.rest:
+                    found.append((definition.module, definition.klass))
+                elif value.kind not in ("const", "other"):  # `= None` first, then the object
+                    return None
+        if not found:
+            for base in info.bases:
+                definition = self.definition(self.canonical(module, None, base), module)
+                if definition is not None and definition.klass is not None:
+                    inherited = self.attribute_class(definition.module, definition.klass.qualname, attribute, depth + 1)
+                    if inherited is not None:
+                        found.append(inherited)
+                        break
+        answer = found[0] if found and all(klass is found[0][1] for _, klass in found) else None
+        self._attribute_memo[memo_key] = answer
+        return answer
 
     def method(self, module: ModuleFacts, class_qualname: str, method: str) -> FunctionRef | None:
         """The function `Klass.method` runs, looked up through the project's base classes."""

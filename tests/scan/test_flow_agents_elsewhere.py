@@ -108,3 +108,69 @@ def test_factory_pair_with_history_resumed_is_silent(scan_tree):
         "store.py": "def load_history(conversation_id):\n    return []\n",
     }, codes="AD2")
     assert found(result) == []
+
+
+PROVIDER = """
+    from autogen_agentchat.agents import AssistantAgent
+    from autogen_agentchat.teams import RoundRobinGroupChat, SelectorGroupChat
+
+    class Provider:
+        def load_team(self, spec):
+            team = None
+            agents = [AssistantAgent(name, model_client=None) for name in spec["agents"]]
+            if spec["kind"] == "round":
+                team = RoundRobinGroupChat(agents)
+            else:
+                team = SelectorGroupChat(agents)
+            return team
+"""
+
+ROUTE = """
+    from fastapi import FastAPI
+    from manager import TeamManager
+    app = FastAPI()
+    manager = TeamManager()
+
+    @app.post("/generate")
+    async def generate(session_id: str, prompt: str):
+        return [message async for message in manager.run_stream(prompt)]
+"""
+
+
+def _manager(init: str, build: str = "team = self.provider.load_team({'agents': ['a'], 'kind': 'round'})") -> str:
+    return f"""
+        from provider import Provider
+
+        class TeamManager:
+            {init}
+
+            async def run_stream(self, task):
+                {build}
+                async for message in team.run_stream(task=task):
+                    yield message
+    """
+
+
+def test_factory_method_of_an_object_the_class_keeps_on_self(scan_tree):
+    """`self.provider.load_team(...)`: the attribute holds a `Provider` made in `__init__`, or one
+    passed in through an `__init__` parameter annotated with the class."""
+    for init in ("def __init__(self):\n                self.provider = Provider()",
+                 "def __init__(self, provider: Provider = None):\n                self.provider = provider"):
+        result = scan_tree({"provider.py": PROVIDER, "manager.py": _manager(init), "app.py": ROUTE}, codes="AD2")
+        assert found(result) == [("AD201", "manager.py", 8)], init
+        assert ("provider.py", 5) in [(step.path, step.line) for step in result.findings[0].trace]
+
+
+def test_attribute_that_may_hold_two_classes_or_restores_is_not_guessed(scan_tree):
+    two = ("def __init__(self, fast=False):\n                self.provider = Provider()\n"
+           "                if fast:\n                    self.provider = Other()")
+    files = {"provider.py": PROVIDER + "\n    class Other(Provider):\n        pass\n",
+             "manager.py": _manager(two).replace("from provider import Provider", "from provider import Other, Provider"),
+             "app.py": ROUTE}
+    assert found(scan_tree(files, codes="AD2")) == []
+    restored = _manager("def __init__(self):\n                self.provider = Provider()",
+                        "team = self.provider.load_team({'agents': ['a'], 'kind': 'round'})\n"
+                        "                await team.load_state(await load_saved(task))")
+    files = {"provider.py": PROVIDER, "manager.py": "from store import load_saved\n" + restored.strip("\n"),
+             "store.py": "async def load_saved(key):\n    return {}\n", "app.py": ROUTE}
+    assert found(scan_tree(files, codes="AD2")) == []
