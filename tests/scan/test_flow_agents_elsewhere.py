@@ -174,3 +174,31 @@ def test_attribute_that_may_hold_two_classes_or_restores_is_not_guessed(scan_tre
     files = {"provider.py": PROVIDER, "manager.py": "from store import load_saved\n" + restored.strip("\n"),
              "store.py": "async def load_saved(key):\n    return {}\n", "app.py": ROUTE}
     assert found(scan_tree(files, codes="AD2")) == []
+
+
+def test_classic_agents_given_their_message_lists_back_are_restored(scan_tree):
+    """Setting a fresh agent's `_oai_messages` (or `chat_messages`) from stored messages before
+    `initiate_chat(..., clear_history=False)` restores the conversation; an empty one does not."""
+    route = """
+        from flask import Flask, request
+        from autogen import AssistantAgent, GroupChat, GroupChatManager, UserProxyAgent
+        from store import load
+        app = Flask(__name__)
+
+        @app.route("/chat", methods=["POST"])
+        def chat():
+            user = UserProxyAgent("user", human_input_mode="NEVER")
+            helper = AssistantAgent("helper", llm_config={})
+            manager = GroupChatManager(groupchat=GroupChat(agents=[user, helper], messages=[]))
+            history = load(request.json["session_id"])
+            {restore}
+            user.initiate_chat(manager, message=request.json["message"], clear_history=False)
+            return "ok"
+    """
+    store = "def load(session_id):\n    return {'user': [], 'helper': []}\n"
+    for restore in ("user._oai_messages = {manager: history['user']}",
+                    "helper.chat_messages[manager] = history['helper']"):
+        result = scan_tree({"app.py": route.replace("{restore}", restore), "store.py": store}, codes="AD201")
+        assert found(result) == [], restore
+    fresh = route.replace("{restore}", "user._oai_messages = {manager: []}")
+    assert [code for code, _, _ in found(scan_tree({"app.py": fresh, "store.py": store}, codes="AD201"))] == ["AD201"]

@@ -174,6 +174,49 @@ def test_ad602_silent_on_per_session_and_per_partner_uses(scan_tree):
     assert found(result) == []
 
 
+HISTORY_GLOBAL = """
+    from flask import Flask, request
+    from autogen import AssistantAgent, UserProxyAgent
+    app = Flask(__name__)
+    {name} = {initial}
+
+    def load():
+        return {name}
+
+    def save(history):
+        global {name}
+        {name} = history
+
+    @app.post("/chat")
+    def chat():
+        history = load()
+        user = UserProxyAgent("user")
+        helper = AssistantAgent("helper", llm_config={{}})
+        user.initiate_chat(helper, message=request.json["message"], clear_history=False)
+        save(history + helper.chat_messages[user])
+        return "ok"
+"""
+
+
+def test_ad602_module_history_replaced_whole_by_a_request(scan_tree):
+    """A global named as the conversation's history that a request replaces whole and another
+    request path reads: one history for every user."""
+    for name in ("message_history", "chat_history", "conversation", "messages"):
+        result = scan_tree({"app.py": HISTORY_GLOBAL.format(name=name, initial="[]")}, codes="AD602")
+        assert found(result) == [("AD602", "app.py", 11, "error")], name
+        assert "one history" in result.findings[0].message
+
+
+def test_ad602_silent_for_other_globals_and_write_only_history(scan_tree):
+    # not a history by name: AD103 says it is per process, but nothing says it is a conversation
+    other = HISTORY_GLOBAL.format(name="settings", initial="{}")
+    assert found(scan_tree({"app.py": other}, codes="AD602")) == []
+    # written per request but never read by one: nobody continues from it
+    write_only = HISTORY_GLOBAL.format(name="chat_history", initial="[]").replace(
+        "history = load()", "history = []")
+    assert found(scan_tree({"app.py": write_only}, codes="AD602")) == []
+
+
 def test_ad6_in_explain_sarif_and_probe_link(tmp_path):
     completed = subprocess.run([sys.executable, "-m", "autogen_doctor", "explain", "AD601"],
                                capture_output=True, text=True)

@@ -105,7 +105,20 @@ def _opening_carries_history(function: Function, value: Expr | None) -> bool:
                for candidate in candidates)
 
 
+# A classic agent's own message lists (`_oai_messages`, read as `chat_messages`), keyed by peer:
+# setting them from stored messages before the run restores the conversation.
+_MESSAGE_LISTS = frozenset({"_oai_messages", "chat_messages"})
+
+
 def _restore_in(function: Function, built_vars: set[str], runner_calls: set[int]) -> str | None:
+    for assign in function.assigns:
+        for target in assign.targets:
+            # Anything read from a history-named value counts here (`history["helper"]`): what
+            # goes into an agent's message lists is messages.
+            if target.rpartition(".")[2].replace("[]", "") in _MESSAGE_LISTS and (
+                    carries_history(function, assign.value)
+                    or any(HISTORY_NAME.search(name) for name in assign.value.names)):
+                return f"`{target}` set from earlier messages"
     for call in function.calls:
         method = call.method
         if method in ("load_state", "aload_state"):

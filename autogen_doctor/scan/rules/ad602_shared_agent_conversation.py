@@ -7,7 +7,10 @@ the requests extend:
   `await assistant.run(task=req.message)` in a route);
 - returned by a cached factory that takes no argument to tell conversations apart
   (`@st.cache_resource def get_agent(): return AssistantAgent(...)`, `@lru_cache`);
-- rebound in a `global` by a request (`global assistant; assistant = AssistantAgent(...)`).
+- rebound in a `global` by a request (`global assistant; assistant = AssistantAgent(...)`);
+- a module global named as a conversation's history (`message_history`, `chat_history`,
+  `conversation`) that a request replaces whole (`global message_history; message_history =
+  history`), with no key in it from the request: one history for everybody.
 
 The same uses that cannot mix conversations are skipped: a classic `generate_reply(messages=...)`,
 a classic `initiate_chat` with a partner built for this request, and a Streamlit script's own
@@ -56,6 +59,7 @@ Services: build the agent per request and restore the session's own state
 
 from __future__ import annotations
 
+import re
 from typing import Iterator
 
 from autogen_doctor.scan import autogen_api
@@ -71,6 +75,14 @@ _CONVERSATIONAL = frozenset({autogen_api.AGENT, autogen_api.TEAM})
 _FIX = ("Give every conversation its own agent: build it per request (or keep it per session, e.g. "
         "`st.session_state`, `cl.user_session`) and restore that session's state from a store keyed by the "
         "session id (`await agent.load_state(saved)`); share only the model client.")
+
+
+# A module global named as a conversation's history (`message_history`, `chat_history`,
+# `conversation`, `messages`): rebound whole by a request, it is one history for everybody.
+_HISTORY_GLOBAL = re.compile(r"(^|_)(history|histories|messages|msgs|conversations?|convo|transcript|chat_log|"
+                             r"dialog|dialogue)(_|$)", re.IGNORECASE)
+_HISTORY_FIX = ("Keep each conversation's history under its own key (a session or conversation id from the request) "
+                "in Redis or the database, and load and save only that conversation's messages.")
 
 
 def _an(word: str) -> str:
@@ -157,15 +169,21 @@ def check(project) -> Iterator[Finding]:
                         index = assign.targets.index(write.name)
                         found = pair[index] if index < len(pair) else None
                 break
-            if found is None or found[0] not in _CONVERSATIONAL:
+            history = found is None and _HISTORY_GLOBAL.search(write.name) is not None and \
+                any(write.name in assign.targets and assign.line == write.line for assign in function.assigns)
+            if not history and (found is None or found[0] not in _CONVERSATIONAL):
                 continue
             if not global_read_elsewhere(state, module, function, write.name):
                 continue  # kept only for later writes (a stop button's "last team"): nobody talks to it
             reported.add((module.path, write.line))
+            if history:
+                message = (f"`global {write.name}` holds the conversation and a request replaces it whole ({via(reach)}); "
+                           f"no request value says whose conversation it is, so every user continues one history")
+            else:
+                message = (f"`global {write.name}` is set to {_an(found[0])} (`{found[1]}`) by a request ({via(reach)}); "
+                           f"every user then talks to that one object and its one history")
             yield make_finding(
-                "AD602", Severity.ERROR, module, write.line, write.col,
-                f"`global {write.name}` is set to {_an(found[0])} (`{found[1]}`) by a request ({via(reach)}); every user "
-                f"then talks to that one object and its one history",
-                symbol=write.name, fix=_FIX,
+                "AD602", Severity.ERROR, module, write.line, write.col, message, symbol=write.name,
+                fix=_HISTORY_FIX if history else _FIX,
                 trace=state.flow.request_trace(reach, state.flow.step(module, write.line,
                                                                       f"rebinds global `{write.name}` for everybody")))
