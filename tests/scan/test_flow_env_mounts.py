@@ -96,7 +96,8 @@ def test_env_pointing_at_tmp_or_at_no_volume_is_ephemeral(tmp_path):
 
 
 def test_sqlite_path_from_env_on_an_emptydir_is_ad302(tmp_path):
-    code = ('import os\nimport sqlite3\n\nconnection = sqlite3.connect(os.getenv("DB_PATH"))\n')
+    code = ('import os\nimport sqlite3\n\nconnection = sqlite3.connect(os.getenv("DB_PATH"))\n'
+            'connection.execute("CREATE TABLE IF NOT EXISTS chats (sid TEXT, body TEXT)")\n')
     write(tmp_path, {"store.py": code,
                      "deploy/chat.yaml": manifest(env_name="DB_PATH", env_value="/app/history/chat.db")})
     [finding] = findings(tmp_path, "AD302")
@@ -128,7 +129,8 @@ def test_compose_named_and_bind_volumes_are_persistent(tmp_path):
 
 
 def test_sqlite_on_a_pvc_from_env_is_silent(tmp_path):
-    code = 'import os\nimport sqlite3\n\nconnection = sqlite3.connect(os.getenv("DB_PATH", "chat.db"))\n'
+    code = ('import os\nimport sqlite3\n\nconnection = sqlite3.connect(os.getenv("DB_PATH", "chat.db"))\n'
+            'connection.execute("CREATE TABLE IF NOT EXISTS chats (sid TEXT, body TEXT)")\n')
     write(tmp_path, {"store.py": code,
                      "deploy/chat.yaml": manifest(env_name="DB_PATH", env_value="/app/history/chat.db",
                                                   volume="persistentVolumeClaim: {claimName: db}")})

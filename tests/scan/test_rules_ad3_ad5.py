@@ -91,8 +91,74 @@ def test_ad302_local_databases_and_vector_stores(scan_tree):
         abs_engine = create_engine("sqlite:////var/data/app.db")
         remote = ChromaDBVectorMemory(config=HttpChromaDBVectorMemoryConfig(host="chroma", port=8000))
         teach_ok = Teachability(path_to_db_dir="/mnt/shared/teach")
+        conn.execute("CREATE TABLE IF NOT EXISTS messages (sid TEXT, body TEXT)")
     """}, codes="AD3")
     assert found(result) == [("AD302", "main.py", line) for line in (10, 11, 12, 13, 14, 15)]
+
+
+def test_ad302_silent_for_a_sqlite_dataset_the_service_only_queries(scan_tree):
+    """A SQLite file shipped next to the code and only read (SELECT) holds no conversation;
+    the same file written to (INSERT, commit) is reported."""
+    tool = """
+        import os, sqlite3
+        DB = os.path.join(os.path.dirname(__file__), "..", "data", "sales.db")
+
+        def run_query(query):
+            connection = sqlite3.connect(DB)
+            rows = connection.execute(query).fetchall()
+            {write}
+            return rows
+    """
+    route = """
+        from flask import Flask, request
+        from tools.query import run_query
+        app = Flask(__name__)
+
+        @app.post("/ask")
+        def ask():
+            return {"rows": run_query("SELECT * FROM sales")}
+    """
+    quiet = scan_tree({"tools/__init__.py": "", "tools/query.py": tool.replace("{write}", "pass"), "app.py": route},
+                      codes="AD302")
+    assert found(quiet) == []
+    written = tool.replace("{write}", 'connection.execute("INSERT INTO asked VALUES (?)", (query,)); connection.commit()')
+    loud = scan_tree({"tools/__init__.py": "", "tools/query.py": written, "app.py": route}, codes="AD302")
+    assert found(loud) == [("AD302", "tools/query.py", 5)]
+    assert "code's own folder" in loud.findings[0].message
+
+
+def test_ad302_engine_url_from_a_constant_or_a_settings_default(scan_tree):
+    """The URL given to `create_engine` by name: a module constant (here or imported) or the
+    default of a settings class field; a server URL stays silent, and so does a name that may
+    hold more than one value."""
+    result = scan_tree({
+        "config.py": """
+            from pydantic_settings import BaseSettings
+
+            class Settings(BaseSettings):
+                DATABASE_URI: str = "sqlite:///./studio.db"
+                REMOTE_URI: str = "postgresql://db/app"
+
+            settings = Settings()
+            LOCAL_URL = "sqlite+aiosqlite:///./chat.db"
+        """,
+        "db.py": """
+            import os
+            from sqlalchemy import create_engine
+            from sqlalchemy.ext.asyncio import create_async_engine
+            from config import LOCAL_URL, settings
+
+            chat = create_async_engine(LOCAL_URL, future=True)
+            studio = create_engine(settings.DATABASE_URI)
+            remote = create_engine(settings.REMOTE_URI)
+
+            def make(url=None):
+                url = os.environ.get("DATABASE_URL")
+                url = url or "sqlite:///./fallback.db"
+                return create_engine(url)
+        """,
+    }, codes="AD302")
+    assert found(result) == [("AD302", "db.py", 6), ("AD302", "db.py", 7)]
 
 
 def test_ad501_redis_get_append_set(scan_tree):

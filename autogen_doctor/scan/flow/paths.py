@@ -9,6 +9,10 @@ from autogen_doctor.scan.resolve import Resolver
 
 TMP = "tmp"
 RELATIVE = "relative"
+CODE_DIR = "code-dir"  # next to the module's own file: inside the image, per container
+# `os.path.dirname(__file__)`, `Path(__file__).parent`, `Path(__file__).resolve().parent.parent`
+_CODE_DIR_CALLS = frozenset({"os.path.dirname", "os.path.abspath", "os.path.realpath", "pathlib.Path",
+                             "pathlib.PurePath", "pathlib.PosixPath"})
 _TMP_PREFIXES = ("/tmp", "/var/tmp", "/dev/shm")
 # `mkdtemp()` is not here: it makes a new, uniquely named folder per call, scratch space for one
 # request that no later request can find again.
@@ -66,6 +70,8 @@ def classify(resolver: Resolver, module: ModuleFacts, function: Function | None,
                 return None
             return found
         return None
+    if "__file__" in value.names and kind in ("call", "attr") and _is_code_dir(resolver, module, function, value):
+        return CODE_DIR, value.dotted.replace("()", "(__file__)", 1) if value.dotted else "__file__"
     if kind == "call":
         canonical = resolver.canonical(module, function, value.dotted)
         if canonical in _TEMPDIR_CALLS:
@@ -97,6 +103,25 @@ def classify(resolver: Resolver, module: ModuleFacts, function: Function | None,
     if kind in ("name", "attr"):
         return through_name(resolver, module, function, value, depth, arguments, classify)
     return None
+
+
+def _is_code_dir(resolver: Resolver, module: ModuleFacts, function: Function | None, value: Expr) -> bool:
+    """Is `value` the folder of the module's own file (or one above it): `os.path.dirname(__file__)`,
+    `Path(__file__).parent`, `Path(__file__).resolve().parent.parent`?"""
+    text = value.dotted
+    if value.kind == "attr":
+        # `Path().parent`, `Path().resolve().parent.parent`: the call chain ends in parents
+        head = text.split("()", 1)[0]
+        tail = text.split("()", 1)[1] if "()" in text else ""
+        return resolver.canonical(module, function, head) in _CODE_DIR_CALLS and \
+            tail.replace(".resolve()", "").replace(".absolute()", "").strip(".").replace("parent", "").strip(".") == ""
+    if value.kind == "call":
+        canonical = resolver.canonical(module, function, text)
+        if canonical in ("os.path.dirname", "os.path.abspath", "os.path.realpath"):
+            argument = value.args[0] if value.args else None
+            return argument is not None and (argument.dotted == "__file__" or
+                                             _is_code_dir(resolver, module, function, argument))
+    return False
 
 
 def through_name(resolver: Resolver, module: ModuleFacts, function: Function | None, value: Expr, depth: int,
@@ -137,6 +162,8 @@ def describe(found: tuple[str, str]) -> str:
     kind, seen = found
     if kind == TMP:
         return f"`{seen}` (temporary storage, local to this container)"
+    if kind == CODE_DIR:
+        return f"the code's own folder, `{seen}` (inside the container, per replica)"
     return f"`{seen}` (relative to the working directory, inside the container)"
 
 

@@ -28,6 +28,8 @@ engine = create_engine(os.environ["DATABASE_URL"])  # a database server every re
 
 from __future__ import annotations
 
+import re
+
 from typing import Iterator
 
 from autogen_doctor.scan.findings import Finding, Severity
@@ -59,6 +61,55 @@ def _sqlite_url(text: str) -> tuple[str, str] | None:
     return classify_string(location)
 
 
+_WRITING_SQL = re.compile(r"^\s*(insert|update|delete|create|replace|upsert|alter|drop)\b", re.IGNORECASE)
+_WRITING_CALLS = frozenset({"commit", "executescript", "executemany"})
+
+
+def _module_writes_sql(module) -> bool:
+    """Does the module that opens a SQLite file ever write to a database: `commit()`,
+    `executescript`/`executemany`, or an INSERT/UPDATE/DELETE/CREATE statement among its strings?"""
+    for function in module.functions.values():
+        for call in function.calls:
+            if call.method in _WRITING_CALLS:
+                return True
+            for argument in (*call.args, *(value for _, value in call.kwargs)):
+                if any(_WRITING_SQL.match(text) for text in (argument.text or "", *argument.strings) if text):
+                    return True
+        for assign in function.assigns:
+            if assign.value is not None and any(_WRITING_SQL.match(text) for text in assign.value.strings if text):
+                return True
+    return False
+
+
+def _constant_text(resolver, module, function, value) -> str | None:
+    """The string a URL argument holds: a literal, a local or module-level constant
+    (`DATABASE_URL = "sqlite:///./app.db"`), or a settings object's field default
+    (`settings.DATABASE_URI` with `class Settings(BaseSettings): DATABASE_URI: str = "sqlite:///..."`)."""
+    if value is None:
+        return None
+    if value.kind == "str":
+        return value.text or None
+    if value.kind == "name":
+        if function.qualname != "<module>" and function.is_local(value.dotted):
+            texts = [assign.value.text for assign in function.assigns
+                     if assign.targets == (value.dotted,) and assign.value is not None]
+            return texts[-1] if len(texts) == 1 and texts[0] else None
+        found = resolver.module_value(module, None if function.qualname == "<module>" else function, value.dotted)
+        return found[1].text if found is not None and found[1].kind == "str" and found[1].text else None
+    if value.kind == "attr" and value.dotted.count(".") == 1:
+        holder, field_name = value.dotted.split(".")
+        found = resolver.module_value(module, None if function.qualname == "<module>" else function, holder)
+        if found is None or found[1].kind != "call":
+            return None
+        definition = resolver.definition(resolver.canonical(found[0].module, None, found[1].dotted), found[0].module)
+        if definition is None or definition.klass is None or definition.rest:
+            return None
+        default = definition.klass.attrs.get(field_name)
+        if default is not None and default.value is not None and default.value.kind == "str":
+            return default.value.text or None
+    return None
+
+
 @rule(code="AD302", name="local-database-or-vector-store", severity=Severity.WARNING,
       summary="SQLite / Chroma / Teachability storage on container-local, temporary or in-memory storage")
 def check(project) -> Iterator[Finding]:
@@ -85,6 +136,8 @@ def check(project) -> Iterator[Finding]:
                     seen_paths.append(target)
                     return classify(resolver, module, scope, target)
 
+                if canonical in _SQLITE and not _module_writes_sql(module):
+                    continue  # a dataset the service only queries: nothing of a conversation is kept there
                 if canonical in _SQLITE or canonical in _FILE_DBS:
                     target = call.arg(0, "database" if canonical in _SQLITE else "filename")
                     if target is not None and target.kind == "str" and target.text == ":memory:":
@@ -92,9 +145,9 @@ def check(project) -> Iterator[Finding]:
                     else:
                         found = classify_noting(target)
                 elif canonical in _ENGINES:
-                    url = call.arg(0, "url")
-                    if url is not None and url.kind == "str" and url.text:
-                        found = _sqlite_url(url.text)
+                    url = _constant_text(resolver, module, function, call.arg(0, "url"))
+                    if url:
+                        found = _sqlite_url(url)
                 elif canonical.startswith("chromadb.") and last == "PersistentClient":
                     target = call.arg(0, "path")
                     found = (RELATIVE, "./chroma (default)") if target is None else classify_noting(target)
