@@ -217,6 +217,45 @@ def test_ad602_silent_for_other_globals_and_write_only_history(scan_tree):
     assert found(scan_tree({"app.py": write_only}, codes="AD602")) == []
 
 
+def test_ad601_silent_when_nothing_in_the_service_calls_the_writer(scan_tree):
+    """A fixed file read on a request path but written only by a method nothing calls (a legacy
+    repository class) is a static file, not a shared conversation; once something calls the
+    writer, it is one."""
+    repository = """
+        import json, os
+
+        class HistoryFile:
+            def __init__(self):
+                self.path = "team_history.json"
+
+            def load(self):
+                if not os.path.exists(self.path):
+                    return []
+                with open(self.path) as file:
+                    return json.load(file)
+
+            def save(self, history):
+                with open(self.path, "w") as file:
+                    json.dump(history, file)
+    """
+    route = """
+        from fastapi import FastAPI
+        from repository import HistoryFile
+        app = FastAPI()
+        files = HistoryFile()
+
+        @app.get("/history")
+        def history():
+            return files.load()
+        {more}
+    """
+    quiet = scan_tree({"repository.py": repository, "app.py": route.replace("{more}", "")}, codes="AD601")
+    assert found(quiet) == []
+    called = route.replace("{more}", "\n        def nightly_import(rows):\n            files.save(rows)\n")
+    loud = scan_tree({"repository.py": repository, "app.py": called}, codes="AD601")
+    assert [(code, path) for code, path, _, _ in found(loud)] == [("AD601", "repository.py")]
+
+
 def test_ad6_in_explain_sarif_and_probe_link(tmp_path):
     completed = subprocess.run([sys.executable, "-m", "autogen_doctor", "explain", "AD601"],
                                capture_output=True, text=True)

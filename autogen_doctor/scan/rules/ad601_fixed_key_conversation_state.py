@@ -52,6 +52,26 @@ from autogen_doctor.scan.registry import rule
 from autogen_doctor.scan.rules._support import analysis, make_finding, via
 
 
+def _runs_in_the_service(state, module, function) -> bool:
+    """Can a write off the request paths still run during a turn? When the project calls the
+    function, hands it over by name (a callback, a registered reply function), or it is a method
+    of an AutoGen agent subclass (AutoGen calls its `send`/reply overrides itself)."""
+    from autogen_doctor.scan import autogen_api
+
+    resolver = state.resolver
+    if state.flow.callers((resolver.key_of[id(module)], function.qualname)):
+        return True
+    if function.class_name:
+        info = module.classes.get(function.class_name)
+        if info is not None and any(autogen_api.category(base) is not None
+                                    for base in resolver.class_canonical_bases(module, info)):
+            return True
+    name = function.name
+    return any(name in call.arg_names or call.func == name
+               for other_module in resolver.modules.values() for other in other_module.functions.values()
+               if other is not function for call in other.calls)
+
+
 @rule(code="AD601", name="fixed-key-conversation-state", severity=Severity.ERROR,
       summary="Conversation state read and written at one fixed key or path shared by every user")
 def check(project) -> Iterator[Finding]:
@@ -87,6 +107,8 @@ def check(project) -> Iterator[Finding]:
             marker = (module.path, write.call.line)
             if marker in seen_lines:
                 continue
+            if reach is None and not _runs_in_the_service(state, module, function):
+                continue  # a writer nothing in the service calls (a legacy repository class): no turn saves there
             seen_lines.add(marker)
             reach = reach or on_request[0][2]
             what = f"file `{constant}`" if kind == FILE else f"key `{constant}`"
