@@ -85,3 +85,56 @@ def test_ad501_helpers_silent_when_locked_or_when_the_write_is_another_file(scan
         "f.write(json.dumps(history))", "f.write(json.dumps(history[-1]) + \"\\n\")")
     # appending one line writes nothing back: no update can be lost
     assert found(scan_tree(appended, codes="AD5")) == []
+
+
+SESSION_HELPERS = """
+    from sqlalchemy import JSON, Column, String, create_engine, select
+    from sqlalchemy.orm import declarative_base, sessionmaker
+
+    engine = create_engine("postgresql://db/app")
+    SessionLocal = sessionmaker(bind=engine)
+    Base = declarative_base()
+
+    class Conversation(Base):
+        __tablename__ = "conversations"
+        id = Column(String, primary_key=True)
+        agent_state = Column(JSON)
+
+    def load_agent_state(conversation_id):
+        with SessionLocal() as db:
+            row = db.execute(select(Conversation).where(Conversation.id == conversation_id){lock}).scalar_one()
+            return row.agent_state
+
+    def save_agent_state(conversation_id, state):
+        with SessionLocal() as db:
+            row = db.get(Conversation, conversation_id)
+            row.agent_state = state
+            db.commit()
+"""
+
+SESSION_ROUTE = """
+    from fastapi import FastAPI
+    from autogen_agentchat.agents import AssistantAgent
+    from db import load_agent_state, save_agent_state
+    app = FastAPI()
+
+    @app.post("/chat/{conversation_id}")
+    async def chat(conversation_id: str, content: str):
+        agent = AssistantAgent("a", model_client=None)
+        agent_state = load_agent_state(conversation_id)
+        await agent.load_state(agent_state)
+        result = await agent.run(task=content)
+        save_agent_state(conversation_id, await agent.save_state())
+        return result
+"""
+
+
+def test_helpers_that_open_their_own_session_read_and_write_back(scan_tree):
+    """`with SessionLocal() as db:` (a sessionmaker made at module level) is a database session
+    like an injected one: the state row read by one helper and saved whole by another is a lost
+    update; locking the row in the read (`with_for_update()`) is not."""
+    result = scan_tree({"db.py": SESSION_HELPERS.replace("{lock}", ""), "app.py": SESSION_ROUTE}, codes="AD501")
+    assert [(f.code, f.path, f.line) for f in result.findings] == [("AD501", "app.py", 12)]
+    locked = scan_tree({"db.py": SESSION_HELPERS.replace("{lock}", ".with_for_update()"), "app.py": SESSION_ROUTE},
+                       codes="AD501")
+    assert locked.findings == []

@@ -165,7 +165,24 @@ class Stores:
             return False
         if rest:
             return False
-        return self._typed_db(module, function, head)
+        return self._typed_db(module, function, head) or self._opened_db(module, function, head)
+
+    def _opened_db(self, module, function, name) -> bool:
+        """A session this function opens: `async with AsyncSessionLocal() as db:` (a sessionmaker
+        made at module level), `with Session(engine) as session:`, `db = SessionLocal()`."""
+        if function.qualname == MODULE_BODY or not function.is_local(name):
+            return False
+        for assign in function.assigns:
+            if assign.targets != (name,) or assign.how not in ("with", "assign") or assign.value.kind != "call":
+                continue
+            callee = assign.value.dotted
+            if self.resolver.canonical(module, function, callee).startswith(_DB_TYPES):
+                return True
+            found = self.resolver.module_value(module, function, callee)
+            if found is not None and found[1].kind == "call" and self.resolver.canonical(
+                    found[0].module, None, found[1].dotted).startswith(_DB_TYPES):
+                return True  # `SessionLocal = sessionmaker(bind=engine)` then `SessionLocal()`
+        return False
 
     def _typed_db(self, module, function, name) -> bool:
         for param, type_text, default in function.param_info:
