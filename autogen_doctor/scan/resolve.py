@@ -44,6 +44,16 @@ class Definition:
 FunctionRef = tuple[str, str]  # (module key, function qualname)
 
 
+def class_assigns(module: ModuleFacts, info: ClassInfo):
+    """(method, assignment) for every assignment in the methods of class `info` (its own, not its
+    bases'): where `self.x = ...` is set."""
+    for method in info.methods:
+        function = module.functions.get(method)
+        if function is not None:
+            for assign in function.assigns:
+                yield function, assign
+
+
 class Resolver:
     """Name resolution over the whole project (modules keyed as in Project.modules)."""
 
@@ -297,24 +307,20 @@ class Resolver:
             return None
         target = "self." + attribute
         found: list[tuple[ModuleFacts, ClassInfo]] = []
-        for method in info.methods:
-            function = module.functions.get(method)
-            if function is None:
+        for function, assign in class_assigns(module, info):
+            if assign.targets != (target,) or assign.how not in ("assign", "annotated") or assign.value is None:
                 continue
-            for assign in function.assigns:
-                if assign.targets != (target,) or assign.how not in ("assign", "annotated") or assign.value is None:
-                    continue
-                value = assign.value
-                type_text = ""
-                if value.kind == "call":
-                    type_text = value.dotted
-                elif value.kind == "name" and value.dotted in function.params:
-                    type_text = next((text for name, text, _ in function.param_info if name == value.dotted), "")
-                definition = self.definition(self.canonical(module, function, type_text), module) if type_text else None
-                if definition is not None and definition.klass is not None and not definition.rest:
-                    found.append((definition.module, definition.klass))
-                elif value.kind not in ("const", "other"):  # `= None` first, then the object
-                    return None
+            value = assign.value
+            type_text = ""
+            if value.kind == "call":
+                type_text = value.dotted
+            elif value.kind == "name" and value.dotted in function.params:
+                type_text = next((text for name, text, _ in function.param_info if name == value.dotted), "")
+            definition = self.definition(self.canonical(module, function, type_text), module) if type_text else None
+            if definition is not None and definition.klass is not None and not definition.rest:
+                found.append((definition.module, definition.klass))
+            elif value.kind not in ("const", "other"):  # `= None` first, then the object
+                return None
         if not found:
             for base in info.bases:
                 definition = self.definition(self.canonical(module, None, base), module)

@@ -13,7 +13,7 @@ from typing import Any, Iterator
 from autogen_doctor.scan import autogen_api
 from autogen_doctor.scan.facts import MODULE_BODY, Assign, Call, ClassInfo, Expr, Function, ModuleFacts
 from autogen_doctor.scan.entrypoints import CONVERSATION_KEY
-from autogen_doctor.scan.resolve import Resolver
+from autogen_doctor.scan.resolve import Resolver, class_assigns
 from autogen_doctor.scan.flow.objects import (autogen_category, expr_autogen, is_cached_factory, returns_autogen,
                                               returns_autogen_tuple)
 
@@ -336,16 +336,12 @@ def wrapper_of(resolver: Resolver, module: ModuleFacts, function: Function, text
         return None  # an AutoGen subclass is an agent itself
     class_module, klass = definition.module, definition.klass
     builds: list[tuple[Function, Assign]] = []
-    for method in klass.methods:
-        method_function = class_module.functions.get(method)
-        if method_function is None:
-            continue
-        for assign in method_function.assigns:
-            if len(assign.targets) == 1 and assign.targets[0].startswith("self.") and assign.value.kind == "call":
-                found = expr_autogen(resolver, class_module, method_function, assign.value)
-                # a runtime made here registers fresh agents on it: as fresh as building them
-                if found is not None and (found[0] in _AGENT_CATEGORIES or found[0] == autogen_api.RUNTIME):
-                    builds.append((method_function, assign))
+    for method_function, assign in class_assigns(class_module, klass):
+        if len(assign.targets) == 1 and assign.targets[0].startswith("self.") and assign.value.kind == "call":
+            found = expr_autogen(resolver, class_module, method_function, assign.value)
+            # a runtime made here registers fresh agents on it: as fresh as building them
+            if found is not None and (found[0] in _AGENT_CATEGORIES or found[0] == autogen_api.RUNTIME):
+                builds.append((method_function, assign))
     if not builds:
         return None
     running: set[str] = set()
