@@ -148,6 +148,14 @@ def _claimed(claims: Any, slot: int, count: int):
         yield number
 
 
+def _start_method() -> str:
+    """fork is the fastest start, but forking a process that runs other threads can deadlock (a
+    lock held by another thread stays locked in the child): then start clean helpers."""
+    import threading
+
+    return "fork" if os.name == "posix" and threading.active_count() == 1 else "spawn"
+
+
 def _widen_pipe(connection: Any) -> None:
     """Let a pipe hold a few batches (Linux: up to the unprivileged 1 MiB), so a helper rarely
     waits for the parent to finish a file before it can send."""
@@ -169,12 +177,8 @@ def _analyze_together(jobs: list[_Job], workers: int, while_waiting: Callable[[]
     """
     import multiprocessing
     import pickle
-    import threading
 
-    # fork is the fastest start, but forking a process that runs other threads can deadlock
-    # (a lock held by another thread stays locked in the child): then start clean helpers.
-    method = "fork" if os.name == "posix" and threading.active_count() == 1 else "spawn"
-    context = multiprocessing.get_context(method)
+    context = multiprocessing.get_context(_start_method())
     helpers = workers - 1
     claims = context.Array("q", [0] + [-1] * (helpers + 1))  # next job; then each process's current one
     results: list = [None] * len(jobs)
