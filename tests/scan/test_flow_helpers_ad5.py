@@ -138,3 +138,54 @@ def test_helpers_that_open_their_own_session_read_and_write_back(scan_tree):
     locked = scan_tree({"db.py": SESSION_HELPERS.replace("{lock}", ".with_for_update()"), "app.py": SESSION_ROUTE},
                        codes="AD501")
     assert locked.findings == []
+
+
+INLINE_ROUTE = """
+    from fastapi import Depends, FastAPI
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+    from autogen_agentchat.agents import AssistantAgent
+    from db import Conversation, SessionLocal
+    app = FastAPI()
+
+    def get_db():
+        with SessionLocal() as db:
+            yield db
+
+    @app.post("/chat/{conversation_id}")
+    async def chat(conversation_id: str, content: str, db: Session = Depends(get_db)):
+        conversation = db.execute(select(Conversation).where(Conversation.id == conversation_id){lock}).scalar_one()
+        agent = AssistantAgent("a", model_client=None)
+        await agent.load_state(conversation.agent_state)
+        result = await agent.run(task=content)
+        conversation.agent_state = await agent.save_state()
+        conversation.message_count += 1
+        conversation.title = content[:40]
+        db.commit()
+        return result
+"""
+
+
+def test_orm_row_state_loaded_used_and_committed_whole_in_the_route(scan_tree):
+    """The row's state column restores the agent and is set whole after the run, then committed:
+    reported at the column's assignment. Locking the row is silent, and so are the counter and the
+    title (not conversation state, or never read for the turn)."""
+    db = SESSION_HELPERS.replace("{lock}", "")
+    result = scan_tree({"db.py": db, "app.py": INLINE_ROUTE.replace("{lock}", "")}, codes="AD501")
+    assert [(f.code, f.path, f.line) for f in result.findings] == [("AD501", "app.py", 18)]
+    assert "conversation.agent_state" in result.findings[0].message
+    locked = scan_tree({"db.py": db, "app.py": INLINE_ROUTE.replace("{lock}", ".with_for_update()")}, codes="AD501")
+    assert locked.findings == []
+
+
+def test_orm_row_from_a_getter_handed_the_session(scan_tree):
+    """`conversation = await get_conversation(db, id)` inside `async with SessionLocal() as db:`
+    loads the row as surely as `db.get(...)` does."""
+    getter_route = INLINE_ROUTE.replace("{lock}", "").replace(
+        "conversation = db.execute(select(Conversation).where(Conversation.id == conversation_id)).scalar_one()",
+        "conversation = get_conversation(db, conversation_id)").replace(
+        "    def get_db():", "    def get_conversation(db, conversation_id):\n"
+                            "        return db.get(Conversation, conversation_id)\n\n    def get_db():")
+    result = scan_tree({"db.py": SESSION_HELPERS.replace("{lock}", ""), "app.py": getter_route}, codes="AD501")
+    assert [(f.code, f.path) for f in result.findings] == [("AD501", "app.py")]
+    assert "conversation.agent_state" in result.findings[0].message
