@@ -291,3 +291,24 @@ def test_gradio_callback_is_an_entry_point(scan_tree):
     """})
     assert [(f.code, f.symbol) for f in result.findings] == [("AD101", "chats")]
     assert "gr.State" in result.findings[0].fix
+
+
+def test_ad301_writes_next_to_the_code_through_path_parents(scan_tree):
+    """`Path(__file__).resolve().parent.parent / "data"` is the code's own folder: inside the
+    container, per replica; a home-relative path is not guessed."""
+    route = """
+        import json
+        from pathlib import Path
+        from flask import Flask, request
+        BASE = {base}
+        app = Flask(__name__)
+
+        @app.post("/chat")
+        def chat():
+            (BASE / "data" / f"{{request.json['sid']}}.json").write_text(json.dumps(request.json))
+            return "ok"
+    """
+    loud = scan_tree({"app.py": route.format(base="Path(__file__).resolve().parent.parent")}, codes="AD301")
+    assert found(loud) == [("AD301", "app.py", 9)] and "code's own folder" in loud.findings[0].message
+    quiet = scan_tree({"app.py": route.format(base='Path("~/chats").expanduser()')}, codes="AD301")
+    assert found(quiet) == []

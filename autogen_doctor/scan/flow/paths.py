@@ -13,6 +13,7 @@ CODE_DIR = "code-dir"  # next to the module's own file: inside the image, per co
 # `os.path.dirname(__file__)`, `Path(__file__).parent`, `Path(__file__).resolve().parent.parent`
 _CODE_DIR_CALLS = frozenset({"os.path.dirname", "os.path.abspath", "os.path.realpath", "pathlib.Path",
                              "pathlib.PurePath", "pathlib.PosixPath"})
+_PARENTS = re.compile(r"(\.(resolve|absolute)\(\))?(\.parent)+")
 _TMP_PREFIXES = ("/tmp", "/var/tmp", "/dev/shm")
 # `mkdtemp()` is not here: it makes a new, uniquely named folder per call, scratch space for one
 # request that no later request can find again.
@@ -110,11 +111,9 @@ def _is_code_dir(resolver: Resolver, module: ModuleFacts, function: Function | N
     `Path(__file__).parent`, `Path(__file__).resolve().parent.parent`?"""
     text = value.dotted
     if value.kind == "attr":
-        # `Path().parent`, `Path().resolve().parent.parent`: the call chain ends in parents
-        head = text.split("()", 1)[0]
-        tail = text.split("()", 1)[1] if "()" in text else ""
-        return resolver.canonical(module, function, head) in _CODE_DIR_CALLS and \
-            tail.replace(".resolve()", "").replace(".absolute()", "").strip(".").replace("parent", "").strip(".") == ""
+        # `Path().parent`, `Path().resolve().parent.parent`: a Path of __file__, then parents
+        head, _, tail = text.partition("()")
+        return resolver.canonical(module, function, head) in _CODE_DIR_CALLS and _PARENTS.fullmatch(tail) is not None
     if value.kind == "call":
         canonical = resolver.canonical(module, function, text)
         if canonical in ("os.path.dirname", "os.path.abspath", "os.path.realpath"):

@@ -35,7 +35,7 @@ from typing import Iterator
 from autogen_doctor.scan.findings import Finding, Severity
 from autogen_doctor.scan.registry import rule
 from autogen_doctor.scan.deploy.envpaths import EPHEMERAL, PERSISTENT
-from autogen_doctor.scan.flow.paths import RELATIVE, classify, classify_string, describe
+from autogen_doctor.scan.flow.paths import RELATIVE, classify, classify_string, describe, through_name
 from autogen_doctor.scan.rules._support import analysis, deployed_placement, make_finding
 
 _SQLITE = frozenset({"sqlite3.connect", "aiosqlite.connect", "sqlite3.dbapi2.connect"})
@@ -81,32 +81,28 @@ def _module_writes_sql(module) -> bool:
     return False
 
 
-def _constant_text(resolver, module, function, value) -> str | None:
-    """The string a URL argument holds: a literal, a local or module-level constant
-    (`DATABASE_URL = "sqlite:///./app.db"`), or a settings object's field default
-    (`settings.DATABASE_URI` with `class Settings(BaseSettings): DATABASE_URI: str = "sqlite:///..."`)."""
-    if value is None:
+def _constant_text(resolver, module, function, value, depth: int = 0, arguments=None) -> str | None:
+    """The string a URL argument holds: a literal, what a name holds (a local's last assignment or a
+    module constant, `DATABASE_URL = "sqlite:///./app.db"`, followed by the flow's `through_name`),
+    or a settings object's field default (`settings.DATABASE_URI` with `class Settings(BaseSettings):
+    DATABASE_URI: str = "sqlite:///..."`)."""
+    if value is None or depth > 6:
         return None
     if value.kind == "str":
         return value.text or None
-    if value.kind == "name":
-        if function.qualname != "<module>" and function.is_local(value.dotted):
-            texts = [assign.value.text for assign in function.assigns
-                     if assign.targets == (value.dotted,) and assign.value is not None]
-            return texts[-1] if len(texts) == 1 and texts[0] else None
-        found = resolver.module_value(module, None if function.qualname == "<module>" else function, value.dotted)
-        return found[1].text if found is not None and found[1].kind == "str" and found[1].text else None
-    if value.kind == "attr" and value.dotted.count(".") == 1:
+    scope = None if function is None or function.qualname == "<module>" else function
+    if value.kind == "attr" and value.dotted.count(".") == 1 and not value.dotted.startswith("self."):
         holder, field_name = value.dotted.split(".")
-        found = resolver.module_value(module, None if function.qualname == "<module>" else function, holder)
+        found = resolver.module_value(module, scope, holder)
         if found is None or found[1].kind != "call":
             return None
         definition = resolver.definition(resolver.canonical(found[0].module, None, found[1].dotted), found[0].module)
         if definition is None or definition.klass is None or definition.rest:
             return None
         default = definition.klass.attrs.get(field_name)
-        if default is not None and default.value is not None and default.value.kind == "str":
-            return default.value.text or None
+        return _constant_text(resolver, definition.module, None, default.value if default else None, depth + 1)
+    if value.kind in ("name", "attr"):
+        return through_name(resolver, module, scope, value, depth, arguments, _constant_text)
     return None
 
 
