@@ -213,9 +213,7 @@ def check(project) -> Iterator[Finding]:
         yield from _orm_write_backs(state, module, function, reach, places)
 
 
-# Session methods that load rows: `db.get(Model, id)`, `db.execute(select(...)).scalar_one()`,
-# `db.query(Model).filter(...).first()`, `session.exec(...)`.
-_ORM_LOADS = frozenset({"get", "get_one", "execute", "query", "scalars", "scalar", "exec"})
+# `conversation = await get_conversation(db, chat_id)`: a getter handed the session loads a row.
 _GETTER = re.compile(r"^a?(get|load|fetch|find|read)_\w+")
 
 
@@ -225,29 +223,30 @@ def _orm_write_backs(state, module, function: Function, reach, places: set):
     await agent.save_state()`) and committed: two turns of one conversation load the same row
     and the later commit drops the other's turn."""
     stores = state.flow.stores
+    # (row variable, session, line): the store layer's database reads (`db.get(...)`,
+    # `db.execute(select(...))`), then getters handed a session
+    loads = [(operation.target, operation.call.receiver, operation.call.line)
+             for operation in stores.operations(module, function)
+             if operation.kind == DB and operation.op == READ and operation.target]
     for assign in function.assigns:
-        if len(assign.targets) != 1 or not assign.targets[0].isidentifier() or assign.value.kind != "call":
-            continue
-        row = assign.targets[0]
-        session = next((receiver for receiver, _, method in (text.rpartition(".") for text in
-                                                             (assign.value.dotted, *assign.value.calls))
-                        if method in _ORM_LOADS and receiver and "(" not in receiver and "[" not in receiver
-                        and stores.is_db_session(module, function, receiver)), None)
-        if session is None and _GETTER.match(assign.value.dotted.rpartition(".")[2]):
-            # `conversation = await get_conversation(db, chat_id)`: a getter handed the session
+        if len(assign.targets) == 1 and assign.value.kind == "call" and \
+                _GETTER.match(assign.value.dotted.rpartition(".")[2]):
             session = next((argument.dotted for argument in assign.value.args if argument.kind == "name"
                             and stores.is_db_session(module, function, argument.dotted)), None)
-        if session is None:
+            if session is not None:
+                loads.append((assign.targets[0], session, assign.line))
+    for row, session, load_line in loads:
+        if not row.isidentifier():
             continue
         for mutation in function.mutations:
             head, _, column = mutation.base.partition(".")
             if head != row or not column or "." in column or mutation.how != "attribute assignment" or \
-                    mutation.line <= assign.line or not is_state_like(column):
+                    mutation.line <= load_line or not is_state_like(column):
                 continue
             used = any(argument.dotted == mutation.base for call in function.calls
-                       if assign.line < call.line <= mutation.line for argument in (*call.args, *(v for _, v in call.kwargs))) \
+                       if load_line < call.line <= mutation.line for argument in (*call.args, *(v for _, v in call.kwargs))) \
                 or any(other.value is not None and other.value.dotted == mutation.base
-                       for other in function.assigns if assign.line < other.line < mutation.line)
+                       for other in function.assigns if load_line < other.line < mutation.line)
             commit = next((call for call in function.calls if call.receiver == session
                            and call.method in ("commit", "flush") and call.line >= mutation.line), None)
             if not used or commit is None or _protected(function, commit) or (module.path, mutation.line) in places:
@@ -255,11 +254,11 @@ def _orm_write_backs(state, module, function: Function, reach, places: set):
             places.add((module.path, mutation.line))
             yield make_finding(
                 "AD501", Severity.WARNING, module, mutation.line, mutation.col,
-                f"`{mutation.base}` is loaded with the row (line {assign.line}), used for this turn and set whole again, "
+                f"`{mutation.base}` is loaded with the row (line {load_line}), used for this turn and set whole again, "
                 f"then committed by `{commit.func}` with no lock or version check ({via(reach)}); two turns of one "
                 f"conversation load the same row and the later commit drops the other's turn",
                 symbol=mutation.base, trace=state.flow.request_trace(
-                    reach, state.flow.step(module, assign.line, f"loads `{row}` through `{session}`"),
+                    reach, state.flow.step(module, load_line, f"loads `{row}` through `{session}`"),
                     state.flow.step(module, mutation.line, f"sets `{mutation.base}` whole"),
                     state.flow.step(module, commit.line, f"commits with `{commit.func}`")),
                 fix=("Lock the row for the turn (`select(...).with_for_update()`), or keep a version column and "
